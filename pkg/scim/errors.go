@@ -1,0 +1,77 @@
+package scim
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode classifies a failure. Each code maps to one HTTP status and, where
+// RFC 7644 §3.12 defines one, one scimType; that mapping lives only in the
+// HTTP adapter so that nothing below it knows about HTTP.
+type ErrorCode string
+
+const (
+	ENotFound           ErrorCode = "not_found"           // 404
+	EUniqueness         ErrorCode = "uniqueness"          // 409 uniqueness
+	EConflict           ErrorCode = "conflict"            // 409, concurrent modification lost the race
+	EPreconditionFailed ErrorCode = "precondition_failed" // 412, stale If-Match / version
+	EInvalidValue       ErrorCode = "invalid_value"       // 400 invalidValue
+	EInvalidSyntax      ErrorCode = "invalid_syntax"      // 400 invalidSyntax
+	EInvalidFilter      ErrorCode = "invalid_filter"      // 400 invalidFilter
+	EInvalidPath        ErrorCode = "invalid_path"        // 400 invalidPath
+	ENoTarget           ErrorCode = "no_target"           // 400 noTarget
+	EMutability         ErrorCode = "mutability"          // 400 mutability
+	ETooMany            ErrorCode = "too_many"            // 400 tooMany
+	EUnauthorized       ErrorCode = "unauthorized"        // 401
+	EForbidden          ErrorCode = "forbidden"           // 403
+	ENotImplemented     ErrorCode = "not_implemented"     // 501
+	ETooLarge           ErrorCode = "too_large"           // 413
+	EInternal           ErrorCode = "internal"            // 500, detail never shown to the client
+)
+
+// Error is the one error type that carries a client-facing outcome. Detail is
+// written for a person (an IdP admin reading Okta's or Entra's provisioning
+// log) and must never contain internals; Err keeps the cause for the log.
+type Error struct {
+	Code   ErrorCode
+	Detail string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Detail, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Detail)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a client-facing error.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCodeOf returns the code of the first *Error in err's chain, or
+// EInternal for anything else: an unclassified error is a bug or an outage,
+// never the client's fault.
+func ErrorCodeOf(err error) ErrorCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorDetailOf returns the client-facing detail of err, or a generic message
+// for internal errors so that nothing internal leaks.
+func ErrorDetailOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EInternal {
+		return e.Detail
+	}
+	return "An internal error occurred. It has been logged; retry later or contact the service operator."
+}
+
+// IsNotFound reports whether err means "no such resource".
+func IsNotFound(err error) bool { return ErrorCodeOf(err) == ENotFound }
