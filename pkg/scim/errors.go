@@ -26,6 +26,8 @@ const (
 	EForbidden          ErrorCode = "forbidden"           // 403
 	ENotImplemented     ErrorCode = "not_implemented"     // 501
 	ETooLarge           ErrorCode = "too_large"           // 413
+	EUnsupportedMedia   ErrorCode = "unsupported_media"   // 415
+	EMethodNotAllowed   ErrorCode = "method_not_allowed"  // 405
 	EInternal           ErrorCode = "internal"            // 500, detail never shown to the client
 )
 

@@ -1,0 +1,540 @@
+// Package httpapi serves the SCIM 2.0 protocol over net/http. It is the only
+// place where scim.Error codes become HTTP statuses, and the only place that
+// authenticates requests, so the local server and every Lambda function
+// behave identically.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// MaxBodyBytes bounds request bodies. A PATCH adding ten thousand members
+// is about 600 KB; API Gateway itself stops at 10 MB.
+const MaxBodyBytes = 4 << 20
+
+// ContentType is the media type of every SCIM response (RFC 7644 §3.1).
+const ContentType = "application/scim+json"
+
+// RequestIDHeader carries the id under which a request is logged.
+const RequestIDHeader = "X-Request-Id"
+
+// Config wires a Handler.
+type Config struct {
+	Service *scim.Service
+	Tokens  auth.TokenStore
+	Logger  *slog.Logger
+	// Resources limits the routes served; nil serves all. Anything else under
+	// BasePath gets a SCIM 404.
+	Resources []Resource
+	// DedicatedTenant, when set, refuses every other tenant with a 404, for
+	// stacks deployed for one tenant.
+	DedicatedTenant string
+	// NewRequestID returns request ids; the default is 128 random bits in hex.
+	NewRequestID func() string
+	// Now is the clock used for latency; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Handler serves SCIM requests.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns the SCIM handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if cfg.NewRequestID == nil {
+		cfg.NewRequestID = randomRequestID
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	for _, rt := range Routes() {
+		if cfg.Resources != nil && !slices.Contains(cfg.Resources, rt.Resource) {
+			continue
+		}
+		h.mux.Handle(rt.Method+" "+BasePath+rt.Pattern, h.endpoint(rt))
+	}
+	return h
+}
+
+func randomRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// requestLog collects what the access log line reports.
+type requestLog struct {
+	conn       scim.Connection
+	route      string
+	resourceID string
+	err        error
+}
+
+type logKey struct{}
+
+func logOf(ctx context.Context) *requestLog {
+	if l, ok := ctx.Value(logKey{}).(*requestLog); ok {
+		return l
+	}
+	return &requestLog{}
+}
+
+// statusRecorder remembers the status for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ServeHTTP logs every request as one JSON line: never the token, the body or a password.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.Now()
+	id := h.cfg.NewRequestID()
+	w.Header().Set(RequestIDHeader, id)
+	rl := &requestLog{}
+	rec := &statusRecorder{ResponseWriter: w}
+	r = r.WithContext(context.WithValue(r.Context(), logKey{}, rl))
+	defer func() {
+		if p := recover(); p != nil {
+			rl.err = fmt.Errorf("panic: %v", p)
+			if rec.status == 0 {
+				writeError(rec, rl.err)
+			}
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("tenant", rl.conn.Tenant),
+			slog.String("sso", rl.conn.SSO),
+			slog.String("method", r.Method),
+			slog.String("route", rl.route),
+			slog.String("resource_id", rl.resourceID),
+			slog.Int("status", rec.status),
+			slog.Float64("latency_ms", float64(h.cfg.Now().Sub(start).Microseconds())/1000),
+		}
+		level := slog.LevelInfo
+		if rl.err != nil {
+			if scim.ErrorCodeOf(rl.err) == scim.EInternal {
+				level = slog.LevelError
+				attrs = append(attrs, slog.String("error", rl.err.Error()))
+			} else {
+				attrs = append(attrs, slog.String("error", scim.ErrorDetailOf(rl.err)))
+			}
+		}
+		h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+	}()
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		rl.route = "unmatched"
+		rl.err = h.unmatched(r)
+		writeError(rec, rl.err)
+		return
+	}
+	h.mux.ServeHTTP(rec, r)
+}
+
+// unmatched explains a request no route serves: a wrong method on a known
+// path is a 405, anything else a 404, both as SCIM errors.
+func (h *Handler) unmatched(r *http.Request) error {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" {
+			return scim.Errorf(scim.EMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+		}
+	}
+	return scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s; the base URL looks like https://HOST%s/{tenant}/{sso} followed by /Users, /Groups or a discovery endpoint", r.URL.Path, BasePath)
+}
+
+// endpoint wraps a route with connection resolution and authentication.
+func (h *Handler) endpoint(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rl := logOf(r.Context())
+		rl.route = rt.Method + " " + rt.Pattern
+		rl.resourceID = r.PathValue("id")
+		conn := scim.Connection{Tenant: r.PathValue("tenant"), SSO: r.PathValue("sso")}
+		if conn.Validate() != nil || (h.cfg.DedicatedTenant != "" && conn.Tenant != h.cfg.DedicatedTenant) {
+			// The same answer as for an unknown path: do not reveal which tenants exist.
+			rl.err = scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s", r.URL.Path)
+			writeError(w, rl.err)
+			return
+		}
+		rl.conn = conn
+		if err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn); err != nil {
+			rl.err = err
+			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
+			}
+			writeError(w, err)
+			return
+		}
+		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, conn)}
+		err := h.dispatch(rt, req)
+		if err != nil {
+			rl.err = err
+			writeError(w, err)
+		}
+	})
+}
+
+// request bundles what a handler needs.
+type request struct {
+	h    *Handler
+	w    http.ResponseWriter
+	r    *http.Request
+	conn scim.Connection
+	base string
+}
+
+func (h *Handler) dispatch(rt Route, q *request) error {
+	switch rt.Resource {
+	case DiscoveryResource:
+		return q.discovery(rt)
+	case UsersResource:
+		return q.resource(rt, scim.UserResource)
+	case GroupsResource:
+		return q.resource(rt, scim.GroupResource)
+	}
+	return scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s", q.r.URL.Path)
+}
+
+// baseURL is the connection's SCIM base URL as the client reached it, for
+// meta.location and Location headers. Behind API Gateway or a load
+// balancer, X-Forwarded-Proto tells the scheme the client used.
+func baseURL(r *http.Request, conn scim.Connection) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + BasePath + "/" + conn.Tenant + "/" + conn.SSO
+}
+
+func (q *request) resource(rt Route, typ scim.ResourceType) error {
+	id := q.r.PathValue("id")
+	svc := q.h.cfg.Service
+	switch {
+	case rt.Method == "GET" && id == "":
+		return q.list(typ)
+	case rt.Method == "GET":
+		proj, err := q.projection(typ)
+		if err != nil {
+			return err
+		}
+		res, err := svc.Get(q.r.Context(), q.conn, typ, id, proj.Wants("members"))
+		if err != nil {
+			return err
+		}
+		if inm := q.r.Header.Get("If-None-Match"); inm != "" {
+			if v, ok := scim.ParseETag(inm); ok && v == res.Version {
+				q.w.Header().Set("ETag", scim.ETag(res.Version))
+				q.w.WriteHeader(http.StatusNotModified)
+				return nil
+			}
+		}
+		return q.writeResource(http.StatusOK, res, proj)
+	case rt.Method == "POST":
+		body, err := q.body()
+		if err != nil {
+			return err
+		}
+		out, err := svc.Create(q.r.Context(), q.conn, typ, body)
+		if err != nil {
+			return err
+		}
+		logOf(q.r.Context()).resourceID = out.Resource.ID
+		q.w.Header().Set("Location", q.location(out.Resource))
+		return q.writeResource(http.StatusCreated, out.Resource, scim.Projection{})
+	case rt.Method == "PUT":
+		body, err := q.body()
+		if err != nil {
+			return err
+		}
+		pre, err := q.precondition()
+		if err != nil {
+			return err
+		}
+		res, err := svc.Replace(q.r.Context(), q.conn, typ, id, body, pre)
+		if err != nil {
+			return err
+		}
+		return q.writeResource(http.StatusOK, res, scim.Projection{})
+	case rt.Method == "PATCH":
+		body, err := q.body()
+		if err != nil {
+			return err
+		}
+		pre, err := q.precondition()
+		if err != nil {
+			return err
+		}
+		res, err := svc.Patch(q.r.Context(), q.conn, typ, id, body, pre)
+		if err != nil {
+			return err
+		}
+		if typ == scim.GroupResource {
+			// A group PATCH reads only the group item, not its possibly huge
+			// member list, so it answers 204 (RFC 7644 §3.5.2 allows it; Okta
+			// and Entra accept it) instead of a body with partial members.
+			q.w.Header().Set("ETag", scim.ETag(res.Version))
+			q.w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		return q.writeResource(http.StatusOK, res, scim.Projection{})
+	case rt.Method == "DELETE":
+		pre, err := q.precondition()
+		if err != nil {
+			return err
+		}
+		if err := svc.Delete(q.r.Context(), q.conn, typ, id, pre); err != nil {
+			return err
+		}
+		q.w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return scim.Errorf(scim.EMethodNotAllowed, "%s is not supported on %s", q.r.Method, q.r.URL.Path)
+}
+
+func (q *request) list(typ scim.ResourceType) error {
+	params := q.r.URL.Query()
+	proj, err := q.projection(typ)
+	if err != nil {
+		return err
+	}
+	startIndex, err := intParam(params.Get("startIndex"), "startIndex", 1)
+	if err != nil {
+		return err
+	}
+	count, err := intParam(params.Get("count"), "count", -1)
+	if err != nil {
+		return err
+	}
+	if params.Get("count") != "" && count < 0 {
+		count = 0 // RFC 7644 §3.4.2.4: a negative count is interpreted as 0
+	}
+	if params.Has("sortBy") {
+		return scim.Errorf(scim.ENotImplemented, "sorting is not supported yet; omit sortBy")
+	}
+	page, err := q.h.cfg.Service.List(q.r.Context(), q.conn, typ, scim.ListQuery{
+		Filter:      strings.TrimSpace(params.Get("filter")),
+		StartIndex:  startIndex,
+		Count:       count,
+		WithMembers: typ == scim.GroupResource && proj.Wants("members"),
+		BaseURL:     q.base,
+	})
+	if err != nil {
+		return err
+	}
+	resources := make([]any, 0, len(page.Resources))
+	for _, res := range page.Resources {
+		resources = append(resources, q.h.cfg.Service.Apply(typ, q.h.cfg.Service.Document(res, q.base), proj))
+	}
+	return writeJSON(q.w, http.StatusOK, map[string]any{
+		"schemas":      []any{scim.ListResponseSchema},
+		"totalResults": page.TotalResults,
+		"startIndex":   page.StartIndex,
+		"itemsPerPage": len(resources),
+		"Resources":    resources,
+	})
+}
+
+func intParam(raw, name string, def int) (int, error) {
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil {
+		return 0, scim.Errorf(scim.EInvalidValue, "%s must be an integer; got %q", name, raw)
+	}
+	return n, nil
+}
+
+func (q *request) projection(typ scim.ResourceType) (scim.Projection, error) {
+	params := q.r.URL.Query()
+	return q.h.cfg.Service.ParseProjection(typ, params.Get("attributes"), params.Get("excludedAttributes"))
+}
+
+func (q *request) precondition() (scim.Precondition, error) {
+	im := strings.TrimSpace(q.r.Header.Get("If-Match"))
+	if im == "" || im == "*" {
+		return scim.Precondition{}, nil
+	}
+	v, ok := scim.ParseETag(im)
+	if !ok {
+		return scim.Precondition{}, scim.Errorf(scim.EPreconditionFailed, "If-Match %q is not an ETag this server issued", im)
+	}
+	return scim.Precondition{Version: v, Set: true}, nil
+}
+
+// body reads a JSON request body, refusing other media types and oversize bodies.
+func (q *request) body() ([]byte, error) {
+	if ct := q.r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/scim+json" && mt != "application/json") {
+			return nil, scim.Errorf(scim.EUnsupportedMedia, "Content-Type %q is not supported; send application/scim+json or application/json", ct)
+		}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, scim.Errorf(scim.ETooLarge, "request body exceeds %d bytes; split the change into several requests", MaxBodyBytes)
+	}
+	if err != nil {
+		return nil, scim.Errorf(scim.EInvalidSyntax, "could not read the request body")
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, scim.Errorf(scim.EInvalidSyntax, "the request needs a JSON body")
+	}
+	return b, nil
+}
+
+func (q *request) location(res *scim.Resource) string {
+	if res.Type == scim.GroupResource {
+		return q.base + "/Groups/" + res.ID
+	}
+	return q.base + "/Users/" + res.ID
+}
+
+func (q *request) writeResource(status int, res *scim.Resource, proj scim.Projection) error {
+	svc := q.h.cfg.Service
+	doc := svc.Apply(res.Type, svc.Document(res, q.base), proj)
+	q.w.Header().Set("ETag", scim.ETag(res.Version))
+	return writeJSON(q.w, status, doc)
+}
+
+func (q *request) discovery(rt Route) error {
+	svc := q.h.cfg.Service
+	id := q.r.PathValue("id")
+	switch {
+	case strings.HasSuffix(rt.Pattern, "/ServiceProviderConfig"):
+		return writeJSON(q.w, http.StatusOK, svc.ServiceProviderConfig(q.base))
+	case strings.Contains(rt.Pattern, "/ResourceTypes"):
+		return writeDiscoveryList(q.w, svc.ResourceTypes(q.base), id, "resource type")
+	default:
+		return writeDiscoveryList(q.w, svc.SchemaDocuments(q.base), id, "schema")
+	}
+}
+
+func writeDiscoveryList(w http.ResponseWriter, docs []map[string]any, id, what string) error {
+	if id != "" {
+		for _, d := range docs {
+			if d["id"] == id {
+				return writeJSON(w, http.StatusOK, d)
+			}
+		}
+		return scim.Errorf(scim.ENotFound, "%s %q not found", what, id)
+	}
+	resources := make([]any, len(docs))
+	for i, d := range docs {
+		resources[i] = d
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"schemas":      []any{scim.ListResponseSchema},
+		"totalResults": len(docs),
+		"startIndex":   1,
+		"itemsPerPage": len(docs),
+		"Resources":    resources,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return nil
+}
+
+// statusOf is the one mapping from error codes to HTTP status and scimType (RFC 7644 §3.12).
+func statusOf(code scim.ErrorCode) (int, string) {
+	switch code {
+	case scim.ENotFound:
+		return http.StatusNotFound, ""
+	case scim.EUniqueness:
+		return http.StatusConflict, "uniqueness"
+	case scim.EConflict:
+		return http.StatusConflict, ""
+	case scim.EPreconditionFailed:
+		return http.StatusPreconditionFailed, ""
+	case scim.EInvalidValue:
+		return http.StatusBadRequest, "invalidValue"
+	case scim.EInvalidSyntax:
+		return http.StatusBadRequest, "invalidSyntax"
+	case scim.EInvalidFilter:
+		return http.StatusBadRequest, "invalidFilter"
+	case scim.EInvalidPath:
+		return http.StatusBadRequest, "invalidPath"
+	case scim.ENoTarget:
+		return http.StatusBadRequest, "noTarget"
+	case scim.EMutability:
+		return http.StatusBadRequest, "mutability"
+	case scim.ETooMany:
+		return http.StatusBadRequest, "tooMany"
+	case scim.EUnauthorized:
+		return http.StatusUnauthorized, ""
+	case scim.EForbidden:
+		return http.StatusForbidden, ""
+	case scim.ENotImplemented:
+		return http.StatusNotImplemented, ""
+	case scim.ETooLarge:
+		return http.StatusRequestEntityTooLarge, ""
+	case scim.EUnsupportedMedia:
+		return http.StatusUnsupportedMediaType, ""
+	case scim.EMethodNotAllowed:
+		return http.StatusMethodNotAllowed, ""
+	}
+	return http.StatusInternalServerError, ""
+}
+
+// writeError answers with the SCIM error schema (RFC 7644 §3.12). Internal
+// errors get a generic detail; their cause is in the access log line.
+func writeError(w http.ResponseWriter, err error) {
+	status, scimType := statusOf(scim.ErrorCodeOf(err))
+	body := map[string]any{
+		"schemas": []any{scim.ErrorSchema},
+		"status":  strconv.Itoa(status),
+		"detail":  scim.ErrorDetailOf(err),
+	}
+	if scimType != "" {
+		body["scimType"] = scimType
+	}
+	_ = writeJSON(w, status, body)
+}

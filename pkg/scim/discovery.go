@@ -1,0 +1,100 @@
+package scim
+
+// Discovery documents (RFC 7644 §4, RFC 7643 §5–§7). They state only what
+// scimgate really does: IdPs read them to decide which requests to send.
+
+// ServiceProviderConfig returns the /ServiceProviderConfig document.
+func (s *Service) ServiceProviderConfig(baseURL string) map[string]any {
+	return map[string]any{
+		"schemas":          []any{SPConfigSchema},
+		"documentationUri": "https://github.com/scimgate/scimgate#readme",
+		"patch":            map[string]any{"supported": true},
+		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":           map[string]any{"supported": true, "maxResults": s.maxPageSize},
+		"changePassword":   map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": false},
+		"etag":             map[string]any{"supported": true},
+		"authenticationSchemes": []any{map[string]any{
+			"type":        "oauthbearertoken",
+			"name":        "Bearer token",
+			"description": "A per-connection token created with `scimgate token create`, sent as Authorization: Bearer <token>.",
+			"primary":     true,
+		}},
+		"meta": map[string]any{
+			"resourceType": "ServiceProviderConfig",
+			"location":     baseURL + "/ServiceProviderConfig",
+		},
+	}
+}
+
+// ResourceTypes returns the /ResourceTypes documents.
+func (s *Service) ResourceTypes(baseURL string) []map[string]any {
+	user := map[string]any{
+		"schemas":     []any{ResourceTypeSchema},
+		"id":          "User",
+		"name":        "User",
+		"endpoint":    "/Users",
+		"description": "User Account",
+		"schema":      UserSchema,
+		"schemaExtensions": []any{map[string]any{
+			"schema":   EnterpriseUserSchema,
+			"required": false,
+		}},
+		"meta": map[string]any{"resourceType": "ResourceType", "location": baseURL + "/ResourceTypes/User"},
+	}
+	group := map[string]any{
+		"schemas":     []any{ResourceTypeSchema},
+		"id":          "Group",
+		"name":        "Group",
+		"endpoint":    "/Groups",
+		"description": "Group",
+		"schema":      GroupSchema,
+		"meta":        map[string]any{"resourceType": "ResourceType", "location": baseURL + "/ResourceTypes/Group"},
+	}
+	return []map[string]any{user, group}
+}
+
+// SchemaDocuments returns the /Schemas documents, generated from the same
+// definitions that validate requests.
+func (s *Service) SchemaDocuments(baseURL string) []map[string]any {
+	var out []map[string]any
+	for _, sc := range s.schemas.All() {
+		out = append(out, map[string]any{
+			"schemas":     []any{SchemaSchema},
+			"id":          sc.ID,
+			"name":        sc.Name,
+			"description": sc.Description,
+			"attributes":  attributeDocuments(sc.Attributes),
+			"meta":        map[string]any{"resourceType": "Schema", "location": baseURL + "/Schemas/" + sc.ID},
+		})
+	}
+	return out
+}
+
+func attributeDocuments(attrs []*Attribute) []any {
+	out := make([]any, 0, len(attrs))
+	for _, a := range attrs {
+		doc := map[string]any{
+			"name":        a.Name,
+			"type":        string(a.Type),
+			"multiValued": a.MultiValued,
+			"description": a.Description,
+			"required":    a.Required,
+			"caseExact":   a.CaseExact,
+			"mutability":  a.Mutability,
+			"returned":    a.Returned,
+			"uniqueness":  a.Uniqueness,
+		}
+		if len(a.CanonicalValues) > 0 {
+			doc["canonicalValues"] = a.CanonicalValues
+		}
+		if len(a.ReferenceTypes) > 0 {
+			doc["referenceTypes"] = a.ReferenceTypes
+		}
+		if len(a.SubAttributes) > 0 {
+			doc["subAttributes"] = attributeDocuments(a.SubAttributes)
+		}
+		out = append(out, doc)
+	}
+	return out
+}

@@ -1,0 +1,432 @@
+package scim
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+// The filter grammar (RFC 7644 §3.4.2.2) is parsed by
+// github.com/scim2/filter-parser, the parser elimity-com/scim uses: a
+// maintained, complete ABNF implementation beats a hand-written one. This
+// file resolves its AST against the schemas once ("compile"), so unknown
+// attributes are refused up front, and evaluates the result in memory, the
+// one place both stores share.
+
+// condition is a compiled filter node.
+type condition interface {
+	eval(scope map[string]any) bool
+}
+
+type andCond struct{ left, right condition }
+type orCond struct{ left, right condition }
+type notCond struct{ inner condition }
+
+// compareCond compares the values at path with value using op.
+type compareCond struct {
+	path  attrPath
+	def   *Attribute
+	op    filter.CompareOperator
+	value any
+}
+
+// valuePathCond is true when some element of a multi-valued complex
+// attribute satisfies inner, e.g. emails[type eq "work"].
+type valuePathCond struct {
+	path  attrPath
+	inner condition
+}
+
+func (c andCond) eval(s map[string]any) bool { return c.left.eval(s) && c.right.eval(s) }
+func (c orCond) eval(s map[string]any) bool  { return c.left.eval(s) || c.right.eval(s) }
+func (c notCond) eval(s map[string]any) bool { return !c.inner.eval(s) }
+
+// attrPath locates a value within a scope: an optional extension container,
+// an attribute and an optional sub-attribute.
+type attrPath struct {
+	container string // extension URN holding the attribute, or "" for core
+	name      string
+	sub       string
+}
+
+// values returns every value at p in scope, flattening multi-valued attributes.
+func (p attrPath) values(scope map[string]any) []any {
+	if p.container != "" {
+		ext, _ := scope[p.container].(map[string]any)
+		if ext == nil {
+			return nil
+		}
+		scope = ext
+	}
+	v, ok := scope[p.name]
+	if !ok || v == nil {
+		return nil
+	}
+	items, isList := v.([]any)
+	if !isList {
+		items = []any{v}
+	}
+	if p.sub == "" {
+		return items
+	}
+	var out []any
+	for _, item := range items {
+		if obj, ok := item.(map[string]any); ok {
+			if sv, ok := obj[p.sub]; ok && sv != nil {
+				out = append(out, sv)
+			}
+		}
+	}
+	return out
+}
+
+// Filter is a compiled filter for one resource type.
+type Filter struct {
+	cond condition
+	// lookup, when set, names a unique attribute compared with eq in a
+	// top-level conjunct: the filter can be answered by one key lookup.
+	lookup *keyLookup
+}
+
+type keyLookup struct {
+	attr  string // "id", "externalId", or the type's unique name attribute
+	value string
+}
+
+// Matches evaluates the filter against a resource document (see Document).
+func (f *Filter) Matches(doc map[string]any) bool { return f.cond.eval(doc) }
+
+// CompileFilter parses and resolves a filter expression for typ.
+func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
+	expr, err := filter.ParseFilter([]byte(raw))
+	if err != nil {
+		return nil, Errorf(EInvalidFilter, "filter %q is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %v", raw, err)
+	}
+	c := compiler{s: s, typ: typ}
+	cond, err := c.compile(expr, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ)}, nil
+}
+
+type compiler struct {
+	s   *Service
+	typ ResourceType
+}
+
+// compile resolves expr; within a value path, parent is the complex attribute
+// whose sub-attributes the inner expression names.
+func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition, error) {
+	switch x := expr.(type) {
+	case *filter.LogicalExpression:
+		l, err := c.compile(x.Left, parent)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.compile(x.Right, parent)
+		if err != nil {
+			return nil, err
+		}
+		if strings.EqualFold(string(x.Operator), "or") {
+			return orCond{l, r}, nil
+		}
+		return andCond{l, r}, nil
+	case *filter.NotExpression:
+		inner, err := c.compile(x.Expression, parent)
+		if err != nil {
+			return nil, err
+		}
+		return notCond{inner}, nil
+	case *filter.ValuePath:
+		if parent != nil {
+			return nil, Errorf(EInvalidFilter, "filter %q nests a value filter inside another", x.String())
+		}
+		path, def, err := c.resolve(x.AttributePath, nil)
+		if err != nil {
+			return nil, err
+		}
+		if def.Type != TypeComplex || path.sub != "" {
+			return nil, Errorf(EInvalidFilter, "%q is not a complex attribute and cannot take a [filter]", x.AttributePath.String())
+		}
+		inner, err := c.compile(x.ValueFilter, def)
+		if err != nil {
+			return nil, err
+		}
+		return valuePathCond{path: path, inner: inner}, nil
+	case *filter.AttributeExpression:
+		path, def, err := c.resolve(x.AttributePath, parent)
+		if err != nil {
+			return nil, err
+		}
+		op := filter.CompareOperator(strings.ToLower(string(x.Operator)))
+		value := x.CompareValue
+		if s, ok := value.(string); ok && strings.Contains(s, `\`) {
+			// The parser keeps JSON escapes in string literals; undo them.
+			var unquoted string
+			if json.Unmarshal([]byte(`"`+s+`"`), &unquoted) == nil {
+				value = unquoted
+			}
+		}
+		if err := checkComparable(def, op, value, x.AttributePath.String()); err != nil {
+			return nil, err
+		}
+		return compareCond{path: path, def: def, op: op, value: value}, nil
+	}
+	return nil, Errorf(EInvalidFilter, "unsupported filter expression")
+}
+
+func (c compiler) resolve(p filter.AttributePath, parent *Attribute) (attrPath, *Attribute, error) {
+	if parent != nil {
+		// Inside emails[...]: names are sub-attributes of emails.
+		if p.URIPrefix != nil || p.SubAttribute != nil {
+			return attrPath{}, nil, Errorf(EInvalidFilter, "%q: inside a value filter only sub-attributes of %q may be named", p.String(), parent.Name)
+		}
+		sub := parent.Sub(p.AttributeName)
+		if sub == nil {
+			return attrPath{}, nil, Errorf(EInvalidFilter, "%q has no sub-attribute %q", parent.Name, p.AttributeName)
+		}
+		return attrPath{name: sub.Name}, sub, nil
+	}
+	full := p.AttributeName
+	if p.SubAttribute != nil {
+		full += "." + *p.SubAttribute
+	}
+	if p.URIPrefix != nil {
+		full = *p.URIPrefix + ":" + full
+	}
+	ref, def, err := c.s.resolvePath(c.typ, full)
+	if err != nil {
+		return attrPath{}, nil, Errorf(EInvalidFilter, "%s", ErrorDetailOf(err))
+	}
+	path := attrPath{name: ref.name, sub: ref.sub}
+	if ref.schema != c.s.schemas.core(c.typ).ID {
+		path.container = ref.schema
+	}
+	return path, def, nil
+}
+
+// checkComparable rejects comparisons RFC 7644 §3.4.2.2 leaves undefined
+// rather than silently matching nothing.
+func checkComparable(def *Attribute, op filter.CompareOperator, value any, path string) error {
+	switch op {
+	case filter.PR:
+		return nil
+	case filter.EQ, filter.NE, filter.CO, filter.SW, filter.EW, filter.GT, filter.GE, filter.LT, filter.LE:
+	default:
+		return Errorf(EInvalidFilter, "unknown comparison operator %q", op)
+	}
+	if def.Type == TypeComplex {
+		return Errorf(EInvalidFilter, "%q is a complex attribute; compare one of its sub-attributes instead", path)
+	}
+	if value == nil {
+		if op != filter.EQ && op != filter.NE {
+			return Errorf(EInvalidFilter, "%q: null can only be compared with eq or ne", path)
+		}
+		return nil
+	}
+	switch def.Type {
+	case TypeBoolean:
+		if _, ok := value.(bool); !ok {
+			return Errorf(EInvalidFilter, "%q is boolean; compare it with true or false", path)
+		}
+		if op != filter.EQ && op != filter.NE {
+			return Errorf(EInvalidFilter, "%q is boolean; only eq and ne apply", path)
+		}
+	case TypeInteger, TypeDecimal:
+		if _, ok := toFloat(value); !ok {
+			return Errorf(EInvalidFilter, "%q is a number; compare it with a number", path)
+		}
+	case TypeBinary:
+		if op != filter.EQ && op != filter.NE {
+			return Errorf(EInvalidFilter, "%q is binary; only eq and ne apply", path)
+		}
+	case TypeDateTime:
+		s, ok := value.(string)
+		if !ok {
+			return Errorf(EInvalidFilter, "%q is a dateTime; compare it with a quoted xsd:dateTime", path)
+		}
+		if op != filter.CO && op != filter.SW && op != filter.EW {
+			if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+				return Errorf(EInvalidFilter, "%q is a dateTime; %q is not an xsd:dateTime such as 2026-11-02T10:00:00Z", path, s)
+			}
+		}
+	default:
+		if _, ok := value.(string); !ok {
+			return Errorf(EInvalidFilter, "%q is a string; compare it with a quoted string", path)
+		}
+	}
+	return nil
+}
+
+func (c compareCond) eval(scope map[string]any) bool {
+	values := c.path.values(scope)
+	switch c.op {
+	case filter.PR:
+		for _, v := range values {
+			if !isEmpty(v) {
+				return true
+			}
+		}
+		return false
+	case filter.NE:
+		return !c.anyMatch(values, filter.EQ)
+	}
+	if c.value == nil {
+		return len(values) == 0 // "eq null": unassigned
+	}
+	return c.anyMatch(values, c.op)
+}
+
+func (c compareCond) anyMatch(values []any, op filter.CompareOperator) bool {
+	if c.value == nil {
+		return len(values) == 0
+	}
+	for _, v := range values {
+		if compare(c.def, op, v, c.value) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c valuePathCond) eval(scope map[string]any) bool {
+	for _, item := range c.path.values(scope) {
+		if obj, ok := item.(map[string]any); ok && c.inner.eval(obj) {
+			return true
+		}
+	}
+	return false
+}
+
+func isEmpty(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case string:
+		return t == ""
+	case []any:
+		return len(t) == 0
+	case map[string]any:
+		return len(t) == 0
+	}
+	return false
+}
+
+// compare applies op to a stored value and a filter literal, by the attribute's type.
+func compare(def *Attribute, op filter.CompareOperator, stored, literal any) bool {
+	switch def.Type {
+	case TypeBoolean:
+		b, ok := stored.(bool)
+		return ok && op == filter.EQ && b == literal.(bool)
+	case TypeInteger, TypeDecimal:
+		a, ok1 := toFloat(stored)
+		b, ok2 := toFloat(literal)
+		if !ok1 || !ok2 {
+			return false
+		}
+		return orderedCompare(op, cmpFloat(a, b))
+	case TypeDateTime:
+		s, _ := stored.(string)
+		l, _ := literal.(string)
+		if op == filter.CO || op == filter.SW || op == filter.EW {
+			return stringCompare(op, s, l, true)
+		}
+		a, err1 := time.Parse(time.RFC3339Nano, s)
+		b, err2 := time.Parse(time.RFC3339Nano, l)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		return orderedCompare(op, a.Compare(b))
+	default:
+		s, ok := stored.(string)
+		l, _ := literal.(string)
+		if !ok {
+			return false
+		}
+		return stringCompare(op, s, l, def.CaseExact)
+	}
+}
+
+func stringCompare(op filter.CompareOperator, s, l string, exact bool) bool {
+	if !exact {
+		s, l = strings.ToLower(s), strings.ToLower(l)
+	}
+	switch op {
+	case filter.EQ:
+		return s == l
+	case filter.CO:
+		return strings.Contains(s, l)
+	case filter.SW:
+		return strings.HasPrefix(s, l)
+	case filter.EW:
+		return strings.HasSuffix(s, l)
+	}
+	return orderedCompare(op, strings.Compare(s, l))
+}
+
+func orderedCompare(op filter.CompareOperator, c int) bool {
+	switch op {
+	case filter.EQ:
+		return c == 0
+	case filter.GT:
+		return c > 0
+	case filter.GE:
+		return c >= 0
+	case filter.LT:
+		return c < 0
+	case filter.LE:
+		return c <= 0
+	}
+	return false
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// findKeyLookup finds, among the top-level conjuncts of cond, an eq on an
+// attribute the stores index uniquely; the filter is then answered by a key
+// lookup and evaluated in full on at most one resource.
+func findKeyLookup(cond condition, typ ResourceType) *keyLookup {
+	switch c := cond.(type) {
+	case andCond:
+		if l := findKeyLookup(c.left, typ); l != nil {
+			return l
+		}
+		return findKeyLookup(c.right, typ)
+	case compareCond:
+		value, ok := c.value.(string)
+		if c.op != filter.EQ || !ok || c.path.container != "" || c.path.sub != "" {
+			return nil
+		}
+		switch c.path.name {
+		case "id", "externalId", UniqueAttrName(typ):
+			return &keyLookup{attr: c.path.name, value: value}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,424 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults for list requests; ServiceProviderConfig advertises them.
+const (
+	DefaultMaxPageSize   = 1000   // filter.maxResults
+	DefaultMaxFilterScan = 50_000 // resources read at most to answer a filter that no key answers
+	scanPageSize         = 500
+	// maxAttempts bounds the read-modify-write retries after a lost
+	// optimistic-concurrency race (RFC 7644 §3.14 lets a provider retry
+	// internally when the client did not ask for If-Match).
+	maxAttempts = 4
+)
+
+// Service implements the SCIM protocol operations on a Store. It knows
+// nothing of HTTP: adapters translate requests into these calls.
+type Service struct {
+	store         Store
+	schemas       *Schemas
+	now           Clock
+	newID         IDGenerator
+	maxPageSize   int
+	maxFilterScan int
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock that stamps meta.created and meta.lastModified.
+func WithClock(c Clock) Option { return func(s *Service) { s.now = c } }
+
+// WithIDGenerator sets the generator of resource ids. Ids must all have the
+// same length: the DynamoDB store relies on it for prefix queries.
+func WithIDGenerator(g IDGenerator) Option { return func(s *Service) { s.newID = g } }
+
+// WithMaxFilterScan bounds how many resources a non-key filter may read.
+func WithMaxFilterScan(n int) Option { return func(s *Service) { s.maxFilterScan = n } }
+
+// WithMaxPageSize bounds count on list requests.
+func WithMaxPageSize(n int) Option { return func(s *Service) { s.maxPageSize = n } }
+
+// NewService returns a Service on store.
+func NewService(store Store, opts ...Option) *Service {
+	s := &Service{
+		store:         store,
+		schemas:       NewSchemas(),
+		now:           time.Now,
+		newID:         uuid.NewString,
+		maxPageSize:   DefaultMaxPageSize,
+		maxFilterScan: DefaultMaxFilterScan,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Schemas returns the schema definitions the service validates against.
+func (s *Service) Schemas() *Schemas { return s.schemas }
+
+// MaxPageSize is the largest count a list returns.
+func (s *Service) MaxPageSize() int { return s.maxPageSize }
+
+// timestamp truncates to milliseconds: what meta shows and what both stores keep exactly.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// CreateResult says what Create did.
+type CreateResult struct {
+	Resource *Resource
+	// Reactivated is true when the POST matched a deactivated user, which was
+	// updated and reactivated instead of created.
+	Reactivated bool
+}
+
+// Create handles POST /Users and POST /Groups (RFC 7644 §3.3).
+//
+// A user whose externalId (or, without one, userName) matches a deactivated
+// user reactivates and updates that user: Okta and Entra re-assign a user to
+// an app by POSTing it again, and the platform must see the same identity.
+// A match with an active user is a 409 uniqueness error, which Okta expects
+// (its SPEC test creates the same user twice).
+func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType, body []byte) (*CreateResult, error) {
+	obj, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.schemas.normalizeResource(typ, obj)
+	if err != nil {
+		return nil, err
+	}
+	now := s.timestamp()
+	r := &Resource{Conn: conn, Type: typ, ID: s.newID(), Version: 1, Created: now, LastModified: now, Members: n.members}
+	applyNormalized(r, n)
+	// Optimistic: the common case (a new user) costs one conditional write,
+	// and the uniqueness keys written with it decide every race.
+	err = s.store.Create(ctx, r)
+	if err == nil {
+		return &CreateResult{Resource: r}, nil
+	}
+	if typ != UserResource || ErrorCodeOf(err) != EUniqueness {
+		return nil, wrap("create "+string(typ), err)
+	}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		existing, lookupErr := s.findForReactivation(ctx, conn, r)
+		if lookupErr != nil || existing.Active {
+			return nil, err // the original uniqueness error says what collided
+		}
+		next := *existing
+		next.Version = existing.Version + 1
+		next.LastModified = now
+		applyNormalized(&next, n)
+		if next.ExternalID == "" {
+			next.ExternalID = existing.ExternalID
+			if existing.ExternalID != "" {
+				next.Attributes["externalId"] = existing.ExternalID
+			}
+		}
+		replaceErr := s.store.Replace(ctx, &next, existing.Version)
+		if replaceErr == nil {
+			return &CreateResult{Resource: &next, Reactivated: true}, nil
+		}
+		if ErrorCodeOf(replaceErr) != EConflict {
+			return nil, wrap("reactivate user", replaceErr)
+		}
+	}
+	return nil, VersionConflictError(typ, "")
+}
+
+func (s *Service) findForReactivation(ctx context.Context, conn Connection, r *Resource) (*Resource, error) {
+	if r.ExternalID != "" {
+		return s.store.FindByExternalID(ctx, conn, UserResource, r.ExternalID, false)
+	}
+	return s.store.FindByName(ctx, conn, UserResource, r.Name, false)
+}
+
+// applyNormalized copies a validated body into r's indexed fields and attributes.
+func applyNormalized(r *Resource, n *normalized) {
+	r.Attributes = n.attrs
+	r.Name, _ = n.attrs[UniqueAttrName(r.Type)].(string)
+	r.ExternalID, _ = n.attrs["externalId"].(string)
+	r.Active = true
+	if r.Type == UserResource {
+		r.Active, _ = n.attrs["active"].(bool)
+	}
+}
+
+// Get handles GET /{Users,Groups}/{id}.
+func (s *Service) Get(ctx context.Context, conn Connection, typ ResourceType, id string, withMembers bool) (*Resource, error) {
+	r, err := s.store.Get(ctx, conn, typ, id, withMembers)
+	if err != nil {
+		return nil, wrap("get "+string(typ), err)
+	}
+	return r, nil
+}
+
+// Precondition is the version a client requires (If-Match, RFC 7644 §3.14); zero means none.
+type Precondition struct {
+	Version int64
+	Set     bool
+}
+
+func (p Precondition) check(r *Resource) error {
+	if p.Set && p.Version != r.Version {
+		return Errorf(EPreconditionFailed, "%s %q has version %s, not the version given in If-Match; fetch it again", r.Type, r.ID, ETag(r.Version))
+	}
+	return nil
+}
+
+// Replace handles PUT (RFC 7644 §3.5.1): the body replaces the resource's
+// attributes; readOnly attributes in it (Okta sends id, meta and groups) are ignored.
+func (s *Service) Replace(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (*Resource, error) {
+	obj, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.schemas.normalizeResource(typ, obj)
+	if err != nil {
+		return nil, err
+	}
+	if bodyID, ok := obj["id"].(string); ok && bodyID != "" && bodyID != id {
+		return nil, Errorf(EMutability, "id %q in the body does not match the id %q in the URL; id is read-only", bodyID, id)
+	}
+	return s.readModifyWrite(ctx, conn, typ, id, pre, typ == GroupResource, func(cur *Resource) (*change, error) {
+		next := *cur
+		applyNormalized(&next, n)
+		ch := &change{next: &next}
+		if typ == GroupResource {
+			// PUT replaces members too (RFC 7644 §3.5.1): absent means none.
+			ch.add, ch.remove = diffMembers(cur.Members, n.members)
+			ch.members = true
+		}
+		return ch, nil
+	})
+}
+
+// change is the outcome of applying a modification to a current resource.
+type change struct {
+	next    *Resource
+	members bool // the group's membership is part of the change
+	add     []Member
+	remove  []string
+}
+
+// readModifyWrite reads the resource, lets modify compute the change and
+// writes it conditionally on the version read, retrying lost races unless
+// the client pinned a version with If-Match.
+func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition, withMembers bool, modify func(cur *Resource) (*change, error)) (*Resource, error) {
+	op := "update " + string(typ)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		cur, err := s.store.Get(ctx, conn, typ, id, withMembers)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		if err := pre.check(cur); err != nil {
+			return nil, err
+		}
+		ch, err := modify(cur)
+		if err != nil {
+			return nil, err
+		}
+		next := ch.next
+		if !ch.members && attributesEqual(cur, next) {
+			return cur, nil // nothing to change: keep the version, write nothing
+		}
+		next.Version = cur.Version + 1
+		next.LastModified = s.timestamp()
+		if ch.members {
+			err = s.store.ModifyMembers(ctx, next, cur.Version, ch.add, ch.remove)
+		} else {
+			err = s.store.Replace(ctx, next, cur.Version)
+		}
+		if err == nil {
+			if ch.members && withMembers {
+				next.Members = applyMemberDiff(cur.Members, ch.add, ch.remove)
+			}
+			return next, nil
+		}
+		if ErrorCodeOf(err) != EConflict || pre.Set {
+			if pre.Set && ErrorCodeOf(err) == EConflict {
+				return nil, Errorf(EPreconditionFailed, "%s %q changed since the version given in If-Match", typ, id)
+			}
+			return nil, wrap(op, err)
+		}
+	}
+	return nil, VersionConflictError(typ, id)
+}
+
+// Delete handles DELETE (RFC 7644 §3.6): the resource leaves the API, its
+// record stays for audit.
+func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		cur, err := s.store.Get(ctx, conn, typ, id, false)
+		if err != nil {
+			return wrap("delete "+string(typ), err)
+		}
+		if err := pre.check(cur); err != nil {
+			return err
+		}
+		err = s.store.Delete(ctx, conn, typ, id, cur.Version, s.timestamp())
+		if err == nil {
+			return nil
+		}
+		if ErrorCodeOf(err) != EConflict || pre.Set {
+			return wrap("delete "+string(typ), err)
+		}
+	}
+	return VersionConflictError(typ, id)
+}
+
+// ListQuery is a list or search request (RFC 7644 §3.4.2).
+type ListQuery struct {
+	Filter      string
+	StartIndex  int // 1-based; values below 1 mean 1 (RFC 7644 §3.4.2.4)
+	Count       int // -1 means "not given"
+	WithMembers bool
+	// BaseURL is the connection's base URL, for meta.location in filter evaluation.
+	BaseURL string
+}
+
+// ListPage is one page of a list response.
+type ListPage struct {
+	Resources    []*Resource
+	TotalResults int
+	StartIndex   int
+}
+
+// List handles GET /Users and GET /Groups.
+func (s *Service) List(ctx context.Context, conn Connection, typ ResourceType, q ListQuery) (*ListPage, error) {
+	start := max(q.StartIndex, 1)
+	count := q.Count
+	if count < 0 || count > s.maxPageSize {
+		count = s.maxPageSize
+	}
+	if q.Filter == "" {
+		res, err := s.store.List(ctx, conn, typ, ListOptions{Offset: start - 1, Limit: count, WithMembers: q.WithMembers})
+		if err != nil {
+			return nil, wrap("list "+string(typ), err)
+		}
+		return &ListPage{Resources: res.Resources, TotalResults: res.Total, StartIndex: start}, nil
+	}
+	f, err := s.CompileFilter(typ, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	matches, err := s.filterResources(ctx, conn, typ, f, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &ListPage{TotalResults: len(matches), StartIndex: start}
+	if start-1 < len(matches) {
+		page.Resources = matches[start-1 : min(len(matches), start-1+count)]
+	}
+	return page, nil
+}
+
+// filterResources returns every resource that matches f, in store order.
+func (s *Service) filterResources(ctx context.Context, conn Connection, typ ResourceType, f *Filter, q ListQuery) ([]*Resource, error) {
+	if f.lookup != nil {
+		r, err := s.lookup(ctx, conn, typ, *f.lookup, q.WithMembers)
+		if IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, wrap("filter "+string(typ), err)
+		}
+		if f.Matches(s.Document(r, q.BaseURL)) {
+			return []*Resource{r}, nil
+		}
+		return nil, nil
+	}
+	// No key answers this filter: read the connection's resources page by
+	// page, bounded so that a list request stays bounded in cost and time.
+	var matches []*Resource
+	after, scanned := "", 0
+	for {
+		res, err := s.store.List(ctx, conn, typ, ListOptions{After: after, Limit: scanPageSize, WithMembers: q.WithMembers})
+		if err != nil {
+			return nil, wrap("filter "+string(typ), err)
+		}
+		for _, r := range res.Resources {
+			if f.Matches(s.Document(r, q.BaseURL)) {
+				matches = append(matches, r)
+			}
+		}
+		scanned += len(res.Resources)
+		if !res.More || len(res.Resources) == 0 {
+			return matches, nil
+		}
+		if scanned >= s.maxFilterScan {
+			return nil, Errorf(ETooMany, "this filter would read more than %d resources; filter on userName, externalId or id (or displayName for groups)", s.maxFilterScan)
+		}
+		after = res.Resources[len(res.Resources)-1].ID
+	}
+}
+
+func (s *Service) lookup(ctx context.Context, conn Connection, typ ResourceType, k keyLookup, withMembers bool) (*Resource, error) {
+	switch k.attr {
+	case "id":
+		return s.store.Get(ctx, conn, typ, k.value, withMembers)
+	case "externalId":
+		return s.store.FindByExternalID(ctx, conn, typ, k.value, withMembers)
+	default:
+		return s.store.FindByName(ctx, conn, typ, k.value, withMembers)
+	}
+}
+
+// wrap adds the operation to internal errors and passes client errors through unchanged.
+func wrap(op string, err error) error {
+	var se *Error
+	if errors.As(err, &se) && se.Code != EInternal {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func diffMembers(current, desired []Member) (add []Member, remove []string) {
+	have := map[string]bool{}
+	for _, m := range current {
+		have[m.Value] = true
+	}
+	want := map[string]bool{}
+	for _, m := range desired {
+		want[m.Value] = true
+		if !have[m.Value] {
+			add = append(add, m)
+		}
+	}
+	for _, m := range current {
+		if !want[m.Value] {
+			remove = append(remove, m.Value)
+		}
+	}
+	return add, remove
+}
+
+func applyMemberDiff(current []Member, add []Member, remove []string) []Member {
+	removed := map[string]bool{}
+	for _, id := range remove {
+		removed[id] = true
+	}
+	out := make([]Member, 0, len(current)+len(add))
+	seen := map[string]bool{}
+	for _, m := range current {
+		if !removed[m.Value] {
+			out = append(out, m)
+			seen[m.Value] = true
+		}
+	}
+	for _, m := range add {
+		if !seen[m.Value] && !removed[m.Value] {
+			out = append(out, m)
+			seen[m.Value] = true
+		}
+	}
+	return out
+}

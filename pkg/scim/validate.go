@@ -1,0 +1,328 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// decodeObject parses a request body into a JSON object, keeping numbers exact.
+func decodeObject(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, Errorf(EInvalidSyntax, "request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, Errorf(EInvalidSyntax, "request body has data after the JSON object")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, Errorf(EInvalidSyntax, "request body must be a JSON object")
+	}
+	return obj, nil
+}
+
+// normalized is a validated resource body.
+type normalized struct {
+	attrs      map[string]any // canonical names; no readOnly, writeOnly or members
+	members    []Member
+	hasMembers bool // the body carried a members attribute (even an empty one)
+}
+
+// normalizeResource validates body against typ's schemas (RFC 7643 §2, §4)
+// and returns it with canonical attribute names. Input names are matched
+// case-insensitively (RFC 7643 §2.1). readOnly attributes are ignored, as
+// RFC 7643 §2.2 says clients' values for them are; password (writeOnly) is
+// checked and discarded because scimgate never stores it.
+func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*normalized, error) {
+	core := s.core(typ)
+	out := &normalized{attrs: map[string]any{}}
+	for key, raw := range body {
+		if strings.EqualFold(key, "schemas") {
+			if err := checkSchemas(raw); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if strings.Contains(key, ":") {
+			if err := s.normalizeURNKey(typ, key, raw, out.attrs); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		a := core.Attr(key)
+		if a == nil {
+			return nil, Errorf(EInvalidValue, "attribute %q is not defined for %s resources (schema %s)", key, typ, core.ID)
+		}
+		if typ == GroupResource && a.Name == "members" {
+			members, err := parseMembers(raw)
+			if err != nil {
+				return nil, err
+			}
+			out.members, out.hasMembers = members, true
+			continue
+		}
+		v, err := normalizeValue(a, raw, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		if a.Mutability == ReadOnly || a.Mutability == WriteOnly || v == nil {
+			continue
+		}
+		out.attrs[a.Name] = v
+	}
+	for _, a := range core.Attributes {
+		if a.Required && a.Mutability != ReadOnly {
+			if v, _ := out.attrs[a.Name].(string); strings.TrimSpace(v) == "" {
+				return nil, Errorf(EInvalidValue, "attribute %q is required and must be a non-empty string", a.Name)
+			}
+		}
+	}
+	if typ == UserResource {
+		if _, ok := out.attrs["active"]; !ok {
+			// An IdP that omits active is creating an assigned user (RFC 7643 §4.1.1 leaves the default to the provider).
+			out.attrs["active"] = true
+		}
+	}
+	return out, nil
+}
+
+// normalizeURNKey handles a top-level key that is a schema URN: an extension
+// object, or the core schema URN wrapping core attributes.
+func (s *Schemas) normalizeURNKey(typ ResourceType, key string, raw any, attrs map[string]any) error {
+	ext := s.extension(typ, key)
+	if ext == nil {
+		return Errorf(EInvalidValue, "schema extension %q is not supported for %s resources", key, typ)
+	}
+	if raw == nil {
+		return nil
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return Errorf(EInvalidValue, "%q must be a JSON object", key)
+	}
+	normalizedExt := map[string]any{}
+	for k, v := range obj {
+		a := ext.Attr(k)
+		if a == nil {
+			return Errorf(EInvalidValue, "attribute %q is not defined in schema %s", k, ext.ID)
+		}
+		nv, err := normalizeValue(a, v, ext.ID+":"+a.Name)
+		if err != nil {
+			return err
+		}
+		if nv != nil && a.Mutability != ReadOnly {
+			normalizedExt[a.Name] = nv
+		}
+	}
+	if len(normalizedExt) > 0 {
+		attrs[ext.ID] = normalizedExt
+	}
+	return nil
+}
+
+func checkSchemas(raw any) error {
+	list, ok := raw.([]any)
+	if !ok {
+		return Errorf(EInvalidSyntax, `"schemas" must be an array of schema URNs`)
+	}
+	for _, v := range list {
+		if _, ok := v.(string); !ok {
+			return Errorf(EInvalidSyntax, `"schemas" must be an array of schema URNs`)
+		}
+	}
+	return nil
+}
+
+// parseMembers reads a Group's members value.
+func parseMembers(raw any) ([]Member, error) {
+	if raw == nil {
+		return []Member{}, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		if obj, isObj := raw.(map[string]any); isObj {
+			list = []any{obj}
+		} else {
+			return nil, Errorf(EInvalidValue, `"members" must be an array of {"value": "<user id>"} objects`)
+		}
+	}
+	members := make([]Member, 0, len(list))
+	seen := map[string]bool{}
+	for _, item := range list {
+		obj, ok := item.(map[string]any)
+		if !ok {
+			return nil, Errorf(EInvalidValue, `each member must be an object like {"value": "<user id>"}`)
+		}
+		var m Member
+		for k, v := range obj {
+			switch strings.ToLower(k) {
+			case "value":
+				m.Value, _ = v.(string)
+			case "display":
+				m.Display, _ = v.(string)
+			case "type":
+				if t, _ := v.(string); t != "" && !strings.EqualFold(t, "User") {
+					return nil, Errorf(EInvalidValue, "member type %q is not supported: members must be users", t)
+				}
+			}
+		}
+		if m.Value == "" {
+			return nil, Errorf(EInvalidValue, `each member needs a non-empty "value" holding a user id`)
+		}
+		if !seen[m.Value] {
+			seen[m.Value] = true
+			members = append(members, m)
+		}
+	}
+	return members, nil
+}
+
+// normalizeValue checks v against a and returns it in canonical form; nil
+// means unassigned (RFC 7643 §2.5: null is equivalent to not present).
+func normalizeValue(a *Attribute, v any, path string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if a.MultiValued {
+		list, ok := v.([]any)
+		if !ok {
+			// Some clients send a lone value for a multi-valued attribute; accept it as a list of one.
+			list = []any{v}
+		}
+		out := make([]any, 0, len(list))
+		for i, item := range list {
+			nv, err := normalizeSingle(a, item, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			if nv != nil {
+				out = append(out, nv)
+			}
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	}
+	if _, isList := v.([]any); isList {
+		return nil, Errorf(EInvalidValue, "attribute %q is single-valued; got an array", path)
+	}
+	return normalizeSingle(a, v, path)
+}
+
+func normalizeSingle(a *Attribute, v any, path string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch a.Type {
+	case TypeString, TypeReference, TypeBinary:
+		s, ok := v.(string)
+		if !ok {
+			return nil, typeError(path, a, v)
+		}
+		return s, nil
+	case TypeBoolean:
+		switch b := v.(type) {
+		case bool:
+			return b, nil
+		case string:
+			// Microsoft Entra ID sends booleans as "True"/"False" strings.
+			switch strings.ToLower(b) {
+			case "true":
+				return true, nil
+			case "false":
+				return false, nil
+			}
+		}
+		return nil, typeError(path, a, v)
+	case TypeInteger:
+		n, ok := v.(json.Number)
+		if !ok {
+			if f, isFloat := v.(float64); isFloat && f == math.Trunc(f) {
+				return int64(f), nil
+			}
+			return nil, typeError(path, a, v)
+		}
+		i, err := n.Int64()
+		if err != nil {
+			return nil, typeError(path, a, v)
+		}
+		return i, nil
+	case TypeDecimal:
+		switch n := v.(type) {
+		case json.Number:
+			f, err := n.Float64()
+			if err != nil {
+				return nil, typeError(path, a, v)
+			}
+			return f, nil
+		case float64:
+			return n, nil
+		}
+		return nil, typeError(path, a, v)
+	case TypeDateTime:
+		s, ok := v.(string)
+		if !ok {
+			return nil, typeError(path, a, v)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			return nil, Errorf(EInvalidValue, "attribute %q must be an xsd:dateTime such as 2026-11-02T10:00:00Z; got %q", path, s)
+		}
+		return s, nil
+	case TypeComplex:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, typeError(path, a, v)
+		}
+		out := map[string]any{}
+		for k, sv := range obj {
+			sub := a.Sub(k)
+			if sub == nil {
+				return nil, Errorf(EInvalidValue, "sub-attribute %q is not defined for %q", k, path)
+			}
+			nv, err := normalizeValue(sub, sv, path+"."+sub.Name)
+			if err != nil {
+				return nil, err
+			}
+			if nv != nil {
+				out[sub.Name] = nv
+			}
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	}
+	return nil, Errorf(EInternal, "attribute %q has unknown type %q", path, a.Type)
+}
+
+func typeError(path string, a *Attribute, v any) error {
+	want := string(a.Type)
+	if a.Type == TypeComplex {
+		want = "JSON object"
+	}
+	return Errorf(EInvalidValue, "attribute %q must be of type %s; got %s", path, want, jsonKind(v))
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number, float64, int64:
+		return "a number"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
