@@ -1,0 +1,430 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+var _ scim.Store = (*Store)(nil)
+
+// resourceColumns are the columns scanResource reads, in its order.
+const resourceColumns = `id, name, external_id, active, version, created, last_modified, attributes`
+
+// liveResource restricts a statement to one connection's live resources of one type.
+const liveResource = `tenant = ? AND sso = ? AND type = ? AND deleted_at IS NULL`
+
+// Create implements scim.Store.
+func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
+	attrs, err := json.Marshal(r.Attributes)
+	if err != nil {
+		return fmt.Errorf("create %s: encode attributes: %w", r, err)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO resources (tenant, sso, type, id, name, name_key, external_id, active, version, created, last_modified, attributes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, r.Name, scim.NameKey(r.Name), r.ExternalID,
+			r.Active, r.Version, formatTime(r.Created), formatTime(r.LastModified), string(attrs))
+		if isUniqueViolation(err) {
+			return uniquenessError(ctx, tx, r, err)
+		}
+		if err != nil {
+			return fmt.Errorf("create %s: %w", r, err)
+		}
+		if r.Type != scim.GroupResource || len(r.Members) == 0 {
+			return nil
+		}
+		if err := checkMembers(ctx, tx, r.Conn, r.Members); err != nil {
+			return err
+		}
+		return addMembers(ctx, tx, r.Conn, r.ID, r.Members)
+	})
+}
+
+// Get implements scim.Store.
+func (s *Store) Get(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, withMembers bool) (*scim.Resource, error) {
+	return s.getBy(ctx, conn, typ, "id", id, id, withMembers)
+}
+
+// FindByName implements scim.Store.
+func (s *Store) FindByName(ctx context.Context, conn scim.Connection, typ scim.ResourceType, name string, withMembers bool) (*scim.Resource, error) {
+	return s.getBy(ctx, conn, typ, "name_key", scim.NameKey(name), name, withMembers)
+}
+
+// FindByExternalID implements scim.Store. externalId is caseExact (RFC 7643
+// §3.1), so the lookup is exact.
+func (s *Store) FindByExternalID(ctx context.Context, conn scim.Connection, typ scim.ResourceType, externalID string, withMembers bool) (*scim.Resource, error) {
+	if externalID == "" {
+		// Resources without an externalId are stored with ''; none of them
+		// "has" the empty externalId.
+		return nil, scim.NotFoundError(typ, externalID)
+	}
+	return s.getBy(ctx, conn, typ, "external_id", externalID, externalID, withMembers)
+}
+
+// getBy reads the live resource whose column equals key; shown names the
+// lookup value in the not-found message. column is one of our constant
+// column names, never client input.
+func (s *Store) getBy(ctx context.Context, conn scim.Connection, typ scim.ResourceType, column, key, shown string, withMembers bool) (*scim.Resource, error) {
+	var r *scim.Resource
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+` AND `+column+` = ?`,
+			conn.Tenant, conn.SSO, string(typ), key)
+		var err error
+		r, err = scanResource(row, conn, typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return scim.NotFoundError(typ, shown)
+		}
+		if err != nil {
+			return fmt.Errorf("get %s %s/%s: %w", typ, conn, shown, err)
+		}
+		return fillRelations(ctx, tx, conn, typ, []*scim.Resource{r}, withMembers)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Replace implements scim.Store. Memberships are left as they are: members
+// change only through ModifyMembers, and a user's groups are derived.
+func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return replaceOwn(ctx, tx, r, prevVersion)
+	})
+}
+
+// replaceOwn overwrites the resource's own attributes if it is live at prevVersion.
+func replaceOwn(ctx context.Context, tx *sql.Tx, r *scim.Resource, prevVersion int64) error {
+	attrs, err := json.Marshal(r.Attributes)
+	if err != nil {
+		return fmt.Errorf("replace %s: encode attributes: %w", r, err)
+	}
+	res, err := tx.ExecContext(ctx, `
+UPDATE resources
+SET name = ?, name_key = ?, external_id = ?, active = ?, version = ?, last_modified = ?, attributes = ?
+WHERE `+liveResource+` AND id = ? AND version = ?`,
+		r.Name, scim.NameKey(r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
+		r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prevVersion)
+	if isUniqueViolation(err) {
+		return uniquenessError(ctx, tx, r, err)
+	}
+	if err != nil {
+		return fmt.Errorf("replace %s: %w", r, err)
+	}
+	return requireOneRow(ctx, tx, res, r.Conn, r.Type, r.ID)
+}
+
+// Delete implements scim.Store.
+func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, prevVersion int64, at time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE resources SET deleted_at = ? WHERE `+liveResource+` AND id = ? AND version = ?`,
+			formatTime(at), conn.Tenant, conn.SSO, string(typ), id, prevVersion)
+		if err != nil {
+			return fmt.Errorf("delete %s %s/%s: %w", typ, conn, id, err)
+		}
+		if err := requireOneRow(ctx, tx, res, conn, typ, id); err != nil {
+			return err
+		}
+		// Memberships exist only between live resources.
+		side := "user_id"
+		if typ == scim.GroupResource {
+			side = "group_id"
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM members WHERE tenant = ? AND sso = ? AND `+side+` = ?`,
+			conn.Tenant, conn.SSO, id); err != nil {
+			return fmt.Errorf("delete memberships of %s %s/%s: %w", typ, conn, id, err)
+		}
+		return nil
+	})
+}
+
+// ModifyMembers implements scim.Store.
+func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVersion int64, add []scim.Member, remove []string) error {
+	if group.Type != scim.GroupResource {
+		return fmt.Errorf("modify members of %s: not a group", group)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		// Version first: a client working from a stale group must learn
+		// that before anything about the members it sent.
+		var version int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM resources WHERE `+liveResource+` AND id = ?`,
+			group.Conn.Tenant, group.Conn.SSO, string(group.Type), group.ID).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return scim.NotFoundError(group.Type, group.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("modify members of %s: %w", group, err)
+		}
+		if version != prevVersion {
+			return scim.VersionConflictError(group.Type, group.ID)
+		}
+		if err := checkMembers(ctx, tx, group.Conn, add); err != nil {
+			return err
+		}
+		if err := replaceOwn(ctx, tx, group, prevVersion); err != nil {
+			return err
+		}
+		if err := addMembers(ctx, tx, group.Conn, group.ID, add); err != nil {
+			return err
+		}
+		return removeMembers(ctx, tx, group.Conn, group.ID, remove)
+	})
+}
+
+// List implements scim.Store.
+func (s *Store) List(ctx context.Context, conn scim.Connection, typ scim.ResourceType, opts scim.ListOptions) (*scim.ListResult, error) {
+	limit, offset := max(opts.Limit, 0), max(opts.Offset, 0)
+	result := &scim.ListResult{Resources: []*scim.Resource{}}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources WHERE `+liveResource,
+			conn.Tenant, conn.SSO, string(typ)).Scan(&result.Total); err != nil {
+			return fmt.Errorf("count %s in %s: %w", typ, conn, err)
+		}
+		// One row beyond the page tells whether more follow. Ids are never
+		// empty, so "id > ''" starts at the beginning.
+		rows, err := tx.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+` AND id > ?
+ORDER BY id LIMIT ? OFFSET ?`,
+			conn.Tenant, conn.SSO, string(typ), opts.After, limit+1, offset)
+		if err != nil {
+			return fmt.Errorf("list %s in %s: %w", typ, conn, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanResource(rows, conn, typ)
+			if err != nil {
+				return fmt.Errorf("list %s in %s: %w", typ, conn, err)
+			}
+			if len(result.Resources) == limit {
+				result.More = true
+				break
+			}
+			result.Resources = append(result.Resources, r)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list %s in %s: %w", typ, conn, err)
+		}
+		rows.Close()
+		return fillRelations(ctx, tx, conn, typ, result.Resources, opts.WithMembers)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanResource(row scanner, conn scim.Connection, typ scim.ResourceType) (*scim.Resource, error) {
+	r := &scim.Resource{Conn: conn, Type: typ}
+	var created, lastModified, attrs string
+	if err := row.Scan(&r.ID, &r.Name, &r.ExternalID, &r.Active, &r.Version, &created, &lastModified, &attrs); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.Created, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if r.LastModified, err = parseTime(lastModified); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &r.Attributes); err != nil {
+		return nil, fmt.Errorf("decode attributes of %s: %w", r, err)
+	}
+	return r, nil
+}
+
+// fillRelations sets Groups on users (always) and Members on groups (when
+// asked), with one query for all of rs however many there are.
+func fillRelations(ctx context.Context, tx *sql.Tx, conn scim.Connection, typ scim.ResourceType, rs []*scim.Resource, withMembers bool) error {
+	if len(rs) == 0 || (typ == scim.GroupResource && !withMembers) {
+		return nil
+	}
+	byID := make(map[string]*scim.Resource, len(rs))
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		byID[r.ID] = r
+		ids = append(ids, r.ID)
+		if typ == scim.UserResource {
+			r.Groups = []string{}
+		} else {
+			r.Members = []scim.Member{}
+		}
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("encode ids: %w", err)
+	}
+	// The ids travel as one JSON array parameter, so the query is the same
+	// for a page of one and a page of a thousand, and never hits SQLite's
+	// bound-parameter limit.
+	query := `SELECT user_id, group_id, display FROM members
+WHERE tenant = ? AND sso = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, group_id`
+	if typ == scim.GroupResource {
+		query = `SELECT user_id, group_id, display FROM members
+WHERE tenant = ? AND sso = ? AND group_id IN (SELECT value FROM json_each(?)) ORDER BY group_id, user_id`
+	}
+	rows, err := tx.QueryContext(ctx, query, conn.Tenant, conn.SSO, string(idList))
+	if err != nil {
+		return fmt.Errorf("read memberships in %s: %w", conn, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var userID, groupID, display string
+		if err := rows.Scan(&userID, &groupID, &display); err != nil {
+			return fmt.Errorf("read memberships in %s: %w", conn, err)
+		}
+		if typ == scim.UserResource {
+			byID[userID].Groups = append(byID[userID].Groups, groupID)
+		} else {
+			byID[groupID].Members = append(byID[groupID].Members, scim.Member{Value: userID, Display: display})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read memberships in %s: %w", conn, err)
+	}
+	return nil
+}
+
+// checkMembers fails with scim.UnknownMemberError naming the first of
+// members that is not a live user of conn (a deleted user, a group, a user of
+// another connection or a made-up id).
+func checkMembers(ctx context.Context, tx *sql.Tx, conn scim.Connection, members []scim.Member) error {
+	if len(members) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		ids = append(ids, m.Value)
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("encode member ids: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM resources WHERE `+liveResource+`
+AND id IN (SELECT value FROM json_each(?))`, conn.Tenant, conn.SSO, string(scim.UserResource), string(idList))
+	if err != nil {
+		return fmt.Errorf("check members in %s: %w", conn, err)
+	}
+	defer rows.Close()
+	live := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("check members in %s: %w", conn, err)
+		}
+		live[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check members in %s: %w", conn, err)
+	}
+	if i := slices.IndexFunc(ids, func(id string) bool { return !live[id] }); i >= 0 {
+		return scim.UnknownMemberError(ids[i])
+	}
+	return nil
+}
+
+// addMembers adds members to the group; a member already there keeps its
+// membership and takes the new display if one was sent.
+func addMembers(ctx context.Context, tx *sql.Tx, conn scim.Connection, groupID string, members []scim.Member) error {
+	if len(members) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `
+INSERT INTO members (tenant, sso, group_id, user_id, display) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant, sso, group_id, user_id) DO UPDATE SET display = excluded.display WHERE excluded.display <> ''`)
+	if err != nil {
+		return fmt.Errorf("add members to group %s/%s: %w", conn, groupID, err)
+	}
+	defer stmt.Close()
+	for _, m := range members {
+		if _, err := stmt.ExecContext(ctx, conn.Tenant, conn.SSO, groupID, m.Value, m.Display); err != nil {
+			return fmt.Errorf("add member %s to group %s/%s: %w", m.Value, conn, groupID, err)
+		}
+	}
+	return nil
+}
+
+// removeMembers removes the users from the group; ids that are not members are ignored.
+func removeMembers(ctx context.Context, tx *sql.Tx, conn scim.Connection, groupID string, userIDs []string) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	idList, err := json.Marshal(userIDs)
+	if err != nil {
+		return fmt.Errorf("encode member ids: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM members
+WHERE tenant = ? AND sso = ? AND group_id = ? AND user_id IN (SELECT value FROM json_each(?))`,
+		conn.Tenant, conn.SSO, groupID, string(idList)); err != nil {
+		return fmt.Errorf("remove members from group %s/%s: %w", conn, groupID, err)
+	}
+	return nil
+}
+
+// requireOneRow turns a conditional update that matched nothing into the
+// client's error: the resource is gone (ENotFound) or was changed since the
+// client read it (EConflict).
+func requireOneRow(ctx context.Context, tx *sql.Tx, res sql.Result, conn scim.Connection, typ scim.ResourceType, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update %s %s/%s: %w", typ, conn, id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var live bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE `+liveResource+` AND id = ?)`,
+		conn.Tenant, conn.SSO, string(typ), id).Scan(&live); err != nil {
+		return fmt.Errorf("check %s %s/%s: %w", typ, conn, id, err)
+	}
+	if live {
+		return scim.VersionConflictError(typ, id)
+	}
+	return scim.NotFoundError(typ, id)
+}
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// uniquenessError names the attribute whose unique index refused r. The index
+// is the guard; this lookup, in the same transaction, only tells the client
+// which of its values is taken.
+func uniquenessError(ctx context.Context, tx *sql.Tx, r *scim.Resource, cause error) error {
+	taken := func(column, key string) (bool, error) {
+		var exists bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE `+liveResource+` AND `+column+` = ? AND id <> ?)`,
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), key, r.ID).Scan(&exists)
+		return exists, err
+	}
+	nameTaken, err := taken("name_key", scim.NameKey(r.Name))
+	if err != nil {
+		return fmt.Errorf("store %s: %w (while naming the conflict of: %v)", r, err, cause)
+	}
+	if nameTaken {
+		return scim.UniquenessError(r.Type, scim.UniqueAttrName(r.Type), r.Name)
+	}
+	if r.ExternalID != "" {
+		extTaken, err := taken("external_id", r.ExternalID)
+		if err != nil {
+			return fmt.Errorf("store %s: %w (while naming the conflict of: %v)", r, err, cause)
+		}
+		if extTaken {
+			return scim.UniquenessError(r.Type, "externalId", r.ExternalID)
+		}
+	}
+	return fmt.Errorf("store %s: %w", r, cause)
+}

@@ -1,0 +1,107 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations returns the schema steps: step i takes the schema from version
+// i to version i+1, the version being SQLite's user_version header field
+// (https://www.sqlite.org/pragma.html#pragma_user_version). Only ever append:
+// a released step must never change, because files already migrated by it
+// will not run it again.
+func migrations() []string {
+	return []string{
+		// 1: the initial schema.
+		`
+CREATE TABLE resources (
+	tenant        TEXT    NOT NULL,
+	sso           TEXT    NOT NULL,
+	type          TEXT    NOT NULL CHECK (type IN ('User', 'Group')),
+	id            TEXT    NOT NULL,
+	name          TEXT    NOT NULL,
+	name_key      TEXT    NOT NULL, -- scim.NameKey(name): userName/displayName are caseExact=false (RFC 7643 §4.1.1)
+	external_id   TEXT    NOT NULL DEFAULT '',
+	active        INTEGER NOT NULL,
+	version       INTEGER NOT NULL,
+	created       TEXT    NOT NULL,
+	last_modified TEXT    NOT NULL,
+	attributes    TEXT    NOT NULL, -- JSON object
+	deleted_at    TEXT,             -- set by a soft delete; the row is kept for audit
+	PRIMARY KEY (tenant, sso, type, id)
+) WITHOUT ROWID;
+
+-- Uniqueness holds among live resources only, so a deleted resource frees its
+-- name and externalId for a new one.
+CREATE UNIQUE INDEX resources_live_name
+	ON resources (tenant, sso, type, name_key) WHERE deleted_at IS NULL;
+CREATE UNIQUE INDEX resources_live_external_id
+	ON resources (tenant, sso, type, external_id) WHERE deleted_at IS NULL AND external_id <> '';
+
+-- Memberships reference live resources only: deleting either side removes the
+-- row. The constant type columns let the foreign keys name the user and the
+-- group by the resources primary key, so a membership can never point at a
+-- resource of another connection or of the wrong type.
+CREATE TABLE members (
+	tenant     TEXT NOT NULL,
+	sso        TEXT NOT NULL,
+	group_id   TEXT NOT NULL,
+	user_id    TEXT NOT NULL,
+	display    TEXT NOT NULL DEFAULT '',
+	group_type TEXT NOT NULL DEFAULT 'Group' CHECK (group_type = 'Group'),
+	user_type  TEXT NOT NULL DEFAULT 'User' CHECK (user_type = 'User'),
+	PRIMARY KEY (tenant, sso, group_id, user_id),
+	FOREIGN KEY (tenant, sso, group_type, group_id) REFERENCES resources (tenant, sso, type, id),
+	FOREIGN KEY (tenant, sso, user_type, user_id) REFERENCES resources (tenant, sso, type, id)
+) WITHOUT ROWID;
+
+-- A user's groups attribute is read on every user Get and List.
+CREATE INDEX members_by_user ON members (tenant, sso, user_id, group_id);
+
+CREATE TABLE connections (
+	tenant  TEXT NOT NULL,
+	sso     TEXT NOT NULL,
+	created TEXT NOT NULL,
+	PRIMARY KEY (tenant, sso)
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+	hash    TEXT NOT NULL PRIMARY KEY, -- hex SHA-256 of the secret; the secret is never stored
+	tenant  TEXT NOT NULL,
+	sso     TEXT NOT NULL,
+	created TEXT NOT NULL,
+	FOREIGN KEY (tenant, sso) REFERENCES connections (tenant, sso)
+) WITHOUT ROWID;
+`,
+	}
+}
+
+// migrate brings the schema up to date. It runs in one write transaction, so
+// two processes opening a new file at the same time migrate it once: the
+// second waits for the lock and then finds the schema current.
+func (s *Store) migrate(ctx context.Context) error {
+	steps := migrations()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var version int
+		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if version > len(steps) {
+			return fmt.Errorf("schema version %d is newer than this scimgate supports (%d): upgrade scimgate", version, len(steps))
+		}
+		for v := version; v < len(steps); v++ {
+			if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+		}
+		if version == len(steps) {
+			return nil
+		}
+		// PRAGMA takes no bound parameters; the value is our own integer.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(steps))); err != nil {
+			return fmt.Errorf("set schema version: %w", err)
+		}
+		return nil
+	})
+}
