@@ -72,6 +72,26 @@ func Issue(ctx context.Context, store TokenStore, conn scim.Connection, now time
 	return secret, nil
 }
 
+// minSecretLength keeps a registered secret at the strength of a generated one
+// (prefix plus 43 base64url characters for 256 bits).
+const minSecretLength = len(TokenPrefix) + 43
+
+// Register stores a caller-chosen secret for conn. It exists for local
+// fixtures (the events replayed against the Lambda functions carry a fixed
+// demo token); production tokens come from Issue.
+func Register(ctx context.Context, store TokenStore, conn scim.Connection, secret string, now time.Time) error {
+	if err := conn.Validate(); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) < minSecretLength {
+		return scim.Errorf(scim.EInvalidValue, "a token must start with %q and be at least %d characters long", TokenPrefix, minSecretLength)
+	}
+	if err := store.CreateToken(ctx, Token{Hash: HashSecret(secret), Conn: conn, Created: now}); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
 // Authenticate checks an Authorization header value against conn, the
 // connection named by the request path. Every failure is the same EUnauthorized
 // so that a caller cannot learn whether another tenant or connection exists.
