@@ -144,7 +144,7 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 		if parent != nil {
 			return nil, Errorf(EInvalidFilter, "filter %q nests a value filter inside another", x.String())
 		}
-		path, def, err := c.resolve(x.AttributePath, nil)
+		path, def, err := c.resolve(x.AttributePath, nil, true)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +157,7 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 		}
 		return valuePathCond{path: path, inner: inner}, nil
 	case *filter.AttributeExpression:
-		path, def, err := c.resolve(x.AttributePath, parent)
+		path, def, err := c.resolve(x.AttributePath, parent, false)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +178,7 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 	return nil, Errorf(EInvalidFilter, "unsupported filter expression")
 }
 
-func (c compiler) resolve(p filter.AttributePath, parent *Attribute) (attrPath, *Attribute, error) {
+func (c compiler) resolve(p filter.AttributePath, parent *Attribute, valuePath bool) (attrPath, *Attribute, error) {
 	if parent != nil {
 		// Inside emails[...]: names are sub-attributes of emails.
 		if p.URIPrefix != nil || p.SubAttribute != nil {
@@ -200,6 +200,13 @@ func (c compiler) resolve(p filter.AttributePath, parent *Attribute) (attrPath, 
 	ref, def, err := c.s.resolvePath(c.typ, full)
 	if err != nil {
 		return attrPath{}, nil, Errorf(EInvalidFilter, "%s", ErrorDetailOf(err))
+	}
+	if def.Type == TypeComplex && def.MultiValued && ref.sub == "" && !valuePath {
+		// RFC 7644 §3.4.2.2: a multi-valued complex attribute compared
+		// directly (emails co "example.com") means its "value" sub-attribute.
+		if v := def.Sub("value"); v != nil {
+			ref.sub, def = v.Name, v
+		}
 	}
 	path := attrPath{name: ref.name, sub: ref.sub}
 	if ref.schema != c.s.schemas.core(c.typ).ID {

@@ -341,7 +341,8 @@ func (s *Service) filterResources(ctx context.Context, conn Connection, typ Reso
 	var matches []*Resource
 	after, scanned := "", 0
 	for {
-		res, err := s.store.List(ctx, conn, typ, ListOptions{After: after, Limit: scanPageSize, WithMembers: q.WithMembers})
+		limit := min(scanPageSize, s.maxFilterScan-scanned+1)
+		res, err := s.store.List(ctx, conn, typ, ListOptions{After: after, Limit: limit, WithMembers: q.WithMembers})
 		if err != nil {
 			return nil, wrap("filter "+string(typ), err)
 		}
@@ -351,11 +352,11 @@ func (s *Service) filterResources(ctx context.Context, conn Connection, typ Reso
 			}
 		}
 		scanned += len(res.Resources)
+		if scanned > s.maxFilterScan {
+			return nil, Errorf(ETooMany, "this filter would read more than %d resources; filter on userName, externalId or id (or displayName for groups)", s.maxFilterScan)
+		}
 		if !res.More || len(res.Resources) == 0 {
 			return matches, nil
-		}
-		if scanned >= s.maxFilterScan {
-			return nil, Errorf(ETooMany, "this filter would read more than %d resources; filter on userName, externalId or id (or displayName for groups)", s.maxFilterScan)
 		}
 		after = res.Resources[len(res.Resources)-1].ID
 	}
