@@ -227,6 +227,11 @@ func (h *Handler) dispatch(rt Route, q *request) error {
 		return q.resource(rt, scim.UserResource)
 	case GroupsResource:
 		return q.resource(rt, scim.GroupResource)
+	case BulkResource:
+		if strings.HasSuffix(rt.Pattern, "/.search") {
+			return q.search(nil)
+		}
+		return q.bulk()
 	}
 	return scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s", q.r.URL.Path)
 }
@@ -249,8 +254,14 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 	id := q.r.PathValue("id")
 	svc := q.h.cfg.Service
 	switch {
+	case rt.Method == "POST" && strings.HasSuffix(rt.Pattern, "/.search"):
+		return q.search(&typ)
 	case rt.Method == "GET" && id == "":
-		return q.list(typ)
+		p, err := q.queryListParams()
+		if err != nil {
+			return err
+		}
+		return q.list(&typ, p)
 	case rt.Method == "GET":
 		proj, err := q.projection(typ)
 		if err != nil {
@@ -330,47 +341,131 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 	return scim.Errorf(scim.EMethodNotAllowed, "%s is not supported on %s", q.r.Method, q.r.URL.Path)
 }
 
-func (q *request) list(typ scim.ResourceType) error {
-	params := q.r.URL.Query()
-	proj, err := q.projection(typ)
+// listParams are a list request's parameters, from the query string
+// (GET) or a SearchRequest body (POST .search, RFC 7644 §3.4.3).
+type listParams struct {
+	filter, attributes, excluded, sortBy, sortOrder string
+	startIndex, count                               int
+	hasStartIndex                                   bool
+	cursor                                          *string
+}
+
+func (q *request) queryListParams() (listParams, error) {
+	v := q.r.URL.Query()
+	p := listParams{
+		filter: strings.TrimSpace(v.Get("filter")), attributes: v.Get("attributes"), excluded: v.Get("excludedAttributes"),
+		sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"), hasStartIndex: v.Has("startIndex"),
+	}
+	var err error
+	if p.startIndex, err = intParam(v.Get("startIndex"), "startIndex", 1); err != nil {
+		return p, err
+	}
+	if p.count, err = intParam(v.Get("count"), "count", -1); err != nil {
+		return p, err
+	}
+	if v.Get("count") != "" && p.count < 0 {
+		p.count = 0 // RFC 7644 §3.4.2.4: a negative count is interpreted as 0
+	}
+	if v.Has("cursor") {
+		c := v.Get("cursor")
+		p.cursor = &c
+	}
+	return p, nil
+}
+
+// searchRequest is the body of POST .search.
+type searchRequest struct {
+	Schemas            []string `json:"schemas"`
+	Attributes         []string `json:"attributes"`
+	ExcludedAttributes []string `json:"excludedAttributes"`
+	Filter             string   `json:"filter"`
+	SortBy             string   `json:"sortBy"`
+	SortOrder          string   `json:"sortOrder"`
+	StartIndex         *int     `json:"startIndex"`
+	Count              *int     `json:"count"`
+	Cursor             *string  `json:"cursor"`
+}
+
+func (q *request) search(typ *scim.ResourceType) error {
+	body, err := q.body()
 	if err != nil {
 		return err
 	}
-	startIndex, err := intParam(params.Get("startIndex"), "startIndex", 1)
-	if err != nil {
-		return err
+	var sr searchRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(&sr); err != nil {
+		return scim.Errorf(scim.EInvalidSyntax, "the search request is not a valid SearchRequest (RFC 7644 §3.4.3): %v", err)
 	}
-	count, err := intParam(params.Get("count"), "count", -1)
-	if err != nil {
-		return err
+	p := listParams{
+		filter: strings.TrimSpace(sr.Filter), attributes: strings.Join(sr.Attributes, ","), excluded: strings.Join(sr.ExcludedAttributes, ","),
+		sortBy: sr.SortBy, sortOrder: sr.SortOrder, startIndex: 1, count: -1, cursor: sr.Cursor,
 	}
-	if params.Get("count") != "" && count < 0 {
-		count = 0 // RFC 7644 §3.4.2.4: a negative count is interpreted as 0
+	if sr.StartIndex != nil {
+		p.startIndex, p.hasStartIndex = *sr.StartIndex, true
 	}
-	if params.Has("sortBy") {
-		return scim.Errorf(scim.ENotImplemented, "sorting is not supported yet; omit sortBy")
+	if sr.Count != nil {
+		p.count = max(*sr.Count, 0)
 	}
-	page, err := q.h.cfg.Service.List(q.r.Context(), q.conn, typ, scim.ListQuery{
-		Filter:      strings.TrimSpace(params.Get("filter")),
-		StartIndex:  startIndex,
-		Count:       count,
-		WithMembers: typ == scim.GroupResource && proj.Wants("members"),
-		BaseURL:     q.base,
-	})
+	return q.list(typ, p)
+}
+
+// list answers a ListResponse; typ nil searches both resource types.
+func (q *request) list(typ *scim.ResourceType, p listParams) error {
+	svc := q.h.cfg.Service
+	if p.cursor != nil && p.hasStartIndex {
+		return scim.Errorf(scim.EInvalidValue, "use either startIndex (index pagination) or cursor (cursor pagination, RFC 9865), not both")
+	}
+	descending := false
+	switch strings.ToLower(p.sortOrder) {
+	case "", "ascending":
+	case "descending":
+		descending = true
+	default:
+		return scim.Errorf(scim.EInvalidValue, `sortOrder must be "ascending" or "descending"; got %q`, p.sortOrder)
+	}
+	query := scim.ListQuery{
+		Filter: p.filter, StartIndex: p.startIndex, Count: p.count, Cursor: p.cursor,
+		SortBy: p.sortBy, SortDescending: descending, BaseURL: q.base,
+	}
+	projections := map[scim.ResourceType]scim.Projection{}
+	for _, t := range []scim.ResourceType{scim.UserResource, scim.GroupResource} {
+		if typ != nil && *typ != t {
+			continue
+		}
+		proj, err := svc.ParseProjection(t, p.attributes, p.excluded)
+		if err != nil && typ != nil {
+			return err
+		}
+		projections[t] = proj
+	}
+	var page *scim.ListPage
+	var err error
+	if typ == nil {
+		query.WithMembers = projections[scim.GroupResource].Wants("members")
+		page, err = svc.SearchAll(q.r.Context(), q.conn, query)
+	} else {
+		query.WithMembers = *typ == scim.GroupResource && projections[*typ].Wants("members")
+		page, err = svc.List(q.r.Context(), q.conn, *typ, query)
+	}
 	if err != nil {
 		return err
 	}
 	resources := make([]any, 0, len(page.Resources))
 	for _, res := range page.Resources {
-		resources = append(resources, q.h.cfg.Service.Apply(typ, q.h.cfg.Service.Document(res, q.base), proj))
+		resources = append(resources, svc.Apply(res.Type, svc.Document(res, q.base), projections[res.Type]))
 	}
-	return writeJSON(q.w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"schemas":      []any{scim.ListResponseSchema},
 		"totalResults": page.TotalResults,
-		"startIndex":   page.StartIndex,
 		"itemsPerPage": len(resources),
 		"Resources":    resources,
-	})
+	}
+	if p.cursor == nil {
+		out["startIndex"] = page.StartIndex
+	} else if page.NextCursor != "" {
+		out["nextCursor"] = page.NextCursor
+	}
+	return writeJSON(q.w, http.StatusOK, out)
 }
 
 func intParam(raw, name string, def int) (int, error) {
@@ -508,6 +603,8 @@ func statusOf(code scim.ErrorCode) (int, string) {
 		return http.StatusBadRequest, "mutability"
 	case scim.ETooMany:
 		return http.StatusBadRequest, "tooMany"
+	case scim.EInvalidCursor:
+		return http.StatusBadRequest, "invalidCursor"
 	case scim.EUnauthorized:
 		return http.StatusUnauthorized, ""
 	case scim.EForbidden:

@@ -8,10 +8,13 @@ const (
 	UsersResource     Resource = "Users"
 	GroupsResource    Resource = "Groups"
 	DiscoveryResource Resource = "Discovery"
+	// BulkResource serves the requests that span both resource types:
+	// /Bulk (RFC 7644 §3.7) and the root /.search (RFC 7644 §3.4.3).
+	BulkResource Resource = "Bulk"
 )
 
 // AllResources is every resource, in the order routes are listed.
-var AllResources = []Resource{UsersResource, GroupsResource, DiscoveryResource}
+var AllResources = []Resource{UsersResource, GroupsResource, DiscoveryResource, BulkResource}
 
 // BasePath is the prefix of every SCIM base URL: BasePath + "/{tenant}/{sso}".
 const BasePath = "/scim/v2"
@@ -40,10 +43,15 @@ func Routes() []Route {
 			Route{rt.res, "PUT", conn + rt.path + "/{id}"},
 			Route{rt.res, "PATCH", conn + rt.path + "/{id}"},
 			Route{rt.res, "DELETE", conn + rt.path + "/{id}"},
+			Route{rt.res, "POST", conn + rt.path + "/.search"},
 		)
 	}
 	for _, p := range []string{"/ServiceProviderConfig", "/Schemas", "/Schemas/{id}", "/ResourceTypes", "/ResourceTypes/{id}"} {
 		routes = append(routes, Route{DiscoveryResource, "GET", conn + p})
 	}
+	routes = append(routes,
+		Route{BulkResource, "POST", conn + "/Bulk"},
+		Route{BulkResource, "POST", conn + "/.search"},
+	)
 	return routes
 }

@@ -1,5 +1,12 @@
 package scim
 
+// Bulk limits (RFC 7644 §3.7.4), advertised in /ServiceProviderConfig and
+// enforced by the HTTP layer.
+const (
+	MaxBulkOperations   = 1000
+	MaxBulkPayloadBytes = 1 << 20
+)
+
 // Discovery documents (RFC 7644 §4, RFC 7643 §5–§7). They state only what
 // scimgate really does: IdPs read them to decide which requests to send.
 
@@ -9,11 +16,21 @@ func (s *Service) ServiceProviderConfig(baseURL string) map[string]any {
 		"schemas":          []any{SPConfigSchema},
 		"documentationUri": "https://github.com/scimgate/scimgate#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": MaxBulkOperations, "maxPayloadSize": MaxBulkPayloadBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": s.maxPageSize},
-		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": false},
-		"etag":             map[string]any{"supported": true},
+		// Passwords are never stored: the platform signs users in through SSO.
+		"changePassword": map[string]any{"supported": false},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
+		// RFC 9865 §4: both pagination methods; cursors do not expire
+		// because they name a position in a stable order, not server state.
+		"pagination": map[string]any{
+			"cursor":                  true,
+			"index":                   true,
+			"defaultPaginationMethod": "index",
+			"defaultPageSize":         s.maxPageSize,
+			"maxPageSize":             s.maxPageSize,
+		},
 		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "Bearer token",

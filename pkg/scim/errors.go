@@ -22,6 +22,7 @@ const (
 	ENoTarget           ErrorCode = "no_target"           // 400 noTarget
 	EMutability         ErrorCode = "mutability"          // 400 mutability
 	ETooMany            ErrorCode = "too_many"            // 400 tooMany
+	EInvalidCursor      ErrorCode = "invalid_cursor"      // 400 invalidCursor (RFC 9865)
 	EUnauthorized       ErrorCode = "unauthorized"        // 401
 	EForbidden          ErrorCode = "forbidden"           // 403
 	ENotImplemented     ErrorCode = "not_implemented"     // 501

@@ -88,6 +88,8 @@ type Filter struct {
 	// lookup, when set, names a unique attribute compared with eq in a
 	// top-level conjunct: the filter can be answered by one key lookup.
 	lookup *keyLookup
+	// needsMembers: the filter names group members, so they must be loaded.
+	needsMembers bool
 }
 
 type keyLookup struct {
@@ -109,7 +111,7 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ)}, nil
+	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ), needsMembers: typ == GroupResource && namesMembers(cond)}, nil
 }
 
 type compiler struct {
@@ -436,4 +438,20 @@ func findKeyLookup(cond condition, typ ResourceType) *keyLookup {
 		}
 	}
 	return nil
+}
+
+func namesMembers(cond condition) bool {
+	switch c := cond.(type) {
+	case andCond:
+		return namesMembers(c.left) || namesMembers(c.right)
+	case orCond:
+		return namesMembers(c.left) || namesMembers(c.right)
+	case notCond:
+		return namesMembers(c.inner)
+	case compareCond:
+		return c.path.name == "members"
+	case valuePathCond:
+		return c.path.name == "members"
+	}
+	return false
 }

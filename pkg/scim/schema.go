@@ -96,16 +96,16 @@ func attr(name string, t AttrType, opts ...func(*Attribute)) *Attribute {
 
 func str(name string, opts ...func(*Attribute)) *Attribute { return attr(name, TypeString, opts...) }
 
-func multi(a *Attribute) { a.MultiValued = true }
-func required(a *Attribute) { a.Required = true }
+func multi(a *Attribute)     { a.MultiValued = true }
+func required(a *Attribute)  { a.Required = true }
 func caseExact(a *Attribute) { a.CaseExact = true }
-func readOnly(a *Attribute) { a.Mutability = ReadOnly }
+func readOnly(a *Attribute)  { a.Mutability = ReadOnly }
 func immutable(a *Attribute) { a.Mutability = Immutable }
 func writeOnlyNever(a *Attribute) {
 	a.Mutability = WriteOnly
 	a.Returned = ReturnedNever
 }
-func uniqueServer(a *Attribute) { a.Uniqueness = "server" }
+func uniqueServer(a *Attribute)      { a.Uniqueness = "server" }
 func desc(d string) func(*Attribute) { return func(a *Attribute) { a.Description = d } }
 func canonical(v ...string) func(*Attribute) {
 	return func(a *Attribute) { a.CanonicalValues = v }

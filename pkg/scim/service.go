@@ -1,9 +1,13 @@
 package scim
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -277,10 +281,15 @@ func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType,
 
 // ListQuery is a list or search request (RFC 7644 §3.4.2).
 type ListQuery struct {
-	Filter      string
-	StartIndex  int // 1-based; values below 1 mean 1 (RFC 7644 §3.4.2.4)
-	Count       int // -1 means "not given"
-	WithMembers bool
+	Filter     string
+	StartIndex int // 1-based; values below 1 mean 1 (RFC 7644 §3.4.2.4)
+	Count      int // -1 means "not given"
+	// Cursor selects cursor pagination (RFC 9865) when not nil; "" asks for the first page.
+	Cursor *string
+	// SortBy is an attribute path; empty keeps the stable store order (ascending id).
+	SortBy         string
+	SortDescending bool
+	WithMembers    bool
 	// BaseURL is the connection's base URL, for meta.location in filter evaluation.
 	BaseURL string
 }
@@ -289,41 +298,114 @@ type ListQuery struct {
 type ListPage struct {
 	Resources    []*Resource
 	TotalResults int
-	StartIndex   int
+	StartIndex   int // index pagination only
+	// NextCursor is set, in cursor pagination, when more results follow.
+	NextCursor string
 }
 
-// List handles GET /Users and GET /Groups.
+// List handles GET /Users and GET /Groups and their POST /.search forms.
+//
+// Without a filter or sortBy, a page is one ranged store query. A filter on
+// a unique attribute is a key lookup. Any other filter, and any sort, reads
+// the connection's resources page by page, at most maxFilterScan of them,
+// and answers tooMany beyond that, so that no request's cost is unbounded.
 func (s *Service) List(ctx context.Context, conn Connection, typ ResourceType, q ListQuery) (*ListPage, error) {
-	start := max(q.StartIndex, 1)
 	count := q.Count
 	if count < 0 || count > s.maxPageSize {
 		count = s.maxPageSize
 	}
-	if q.Filter == "" {
-		res, err := s.store.List(ctx, conn, typ, ListOptions{Offset: start - 1, Limit: count, WithMembers: q.WithMembers})
+	var f *Filter
+	if q.Filter != "" {
+		var err error
+		if f, err = s.CompileFilter(typ, q.Filter); err != nil {
+			return nil, err
+		}
+	}
+	var sorter *sortKey
+	if q.SortBy != "" {
+		var err error
+		if sorter, err = s.compileSort(typ, q.SortBy, q.SortDescending); err != nil {
+			return nil, err
+		}
+	}
+	pos, err := decodePosition(q, sorter != nil || f != nil)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil && sorter == nil {
+		res, err := s.store.List(ctx, conn, typ, ListOptions{Offset: pos.offset, After: pos.after, Limit: count, WithMembers: q.WithMembers})
 		if err != nil {
 			return nil, wrap("list "+string(typ), err)
 		}
-		return &ListPage{Resources: res.Resources, TotalResults: res.Total, StartIndex: start}, nil
+		page := &ListPage{Resources: res.Resources, TotalResults: res.Total, StartIndex: pos.offset + 1}
+		if q.Cursor != nil && res.More && len(res.Resources) > 0 {
+			page.NextCursor = encodeCursor("a:" + res.Resources[len(res.Resources)-1].ID)
+		}
+		return page, nil
 	}
-	f, err := s.CompileFilter(typ, q.Filter)
+	matches, err := s.matchAll(ctx, conn, typ, f, q)
 	if err != nil {
 		return nil, err
 	}
-	matches, err := s.filterResources(ctx, conn, typ, f, q)
-	if err != nil {
-		return nil, err
+	if sorter != nil {
+		sorter.sort(s, matches, q.BaseURL)
 	}
-	page := &ListPage{TotalResults: len(matches), StartIndex: start}
-	if start-1 < len(matches) {
-		page.Resources = matches[start-1 : min(len(matches), start-1+count)]
-	}
-	return page, nil
+	return paginate(matches, pos, count, q.Cursor != nil), nil
 }
 
-// filterResources returns every resource that matches f, in store order.
-func (s *Service) filterResources(ctx context.Context, conn Connection, typ ResourceType, f *Filter, q ListQuery) ([]*Resource, error) {
-	if f.lookup != nil {
+// position is where a page starts: an offset, or after an id.
+type position struct {
+	offset int
+	after  string
+}
+
+// decodePosition reads startIndex or the cursor. Cursors are opaque to
+// clients: "a:<id>" resumes after an id in store order, "o:<n>" at an offset
+// of a filtered or sorted result.
+func decodePosition(q ListQuery, computed bool) (position, error) {
+	if q.Cursor == nil {
+		return position{offset: max(q.StartIndex, 1) - 1}, nil
+	}
+	if *q.Cursor == "" {
+		return position{}, nil
+	}
+	invalid := Errorf(EInvalidCursor, "cursor %q is not one this server issued; start again without a cursor value", *q.Cursor)
+	raw, err := base64.RawURLEncoding.DecodeString(*q.Cursor)
+	if err != nil {
+		return position{}, invalid
+	}
+	kind, value, ok := strings.Cut(string(raw), ":")
+	switch {
+	case ok && kind == "a" && !computed && value != "":
+		return position{after: value}, nil
+	case ok && kind == "o" && computed:
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 {
+			return position{}, invalid
+		}
+		return position{offset: n}, nil
+	}
+	return position{}, invalid
+}
+
+func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func paginate(matches []*Resource, pos position, count int, cursor bool) *ListPage {
+	page := &ListPage{TotalResults: len(matches), StartIndex: pos.offset + 1}
+	if pos.offset < len(matches) {
+		end := min(len(matches), pos.offset+count)
+		page.Resources = matches[pos.offset:end]
+		if cursor && end < len(matches) {
+			page.NextCursor = encodeCursor("o:" + strconv.Itoa(end))
+		}
+	}
+	return page
+}
+
+// matchAll returns every resource that matches f (all of them when f is
+// nil), in store order.
+func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceType, f *Filter, q ListQuery) ([]*Resource, error) {
+	if f != nil && f.lookup != nil {
 		r, err := s.lookup(ctx, conn, typ, *f.lookup, q.WithMembers)
 		if IsNotFound(err) {
 			return nil, nil
@@ -336,24 +418,26 @@ func (s *Service) filterResources(ctx context.Context, conn Connection, typ Reso
 		}
 		return nil, nil
 	}
-	// No key answers this filter: read the connection's resources page by
-	// page, bounded so that a list request stays bounded in cost and time.
+	withMembers := q.WithMembers || (f != nil && f.needsMembers)
 	var matches []*Resource
 	after, scanned := "", 0
 	for {
 		limit := min(scanPageSize, s.maxFilterScan-scanned+1)
-		res, err := s.store.List(ctx, conn, typ, ListOptions{After: after, Limit: limit, WithMembers: q.WithMembers})
+		res, err := s.store.List(ctx, conn, typ, ListOptions{After: after, Limit: limit, WithMembers: withMembers})
 		if err != nil {
 			return nil, wrap("filter "+string(typ), err)
 		}
 		for _, r := range res.Resources {
-			if f.Matches(s.Document(r, q.BaseURL)) {
+			if f == nil || f.Matches(s.Document(r, q.BaseURL)) {
+				if !q.WithMembers {
+					r.Members = nil
+				}
 				matches = append(matches, r)
 			}
 		}
 		scanned += len(res.Resources)
 		if scanned > s.maxFilterScan {
-			return nil, Errorf(ETooMany, "this filter would read more than %d resources; filter on userName, externalId or id (or displayName for groups)", s.maxFilterScan)
+			return nil, Errorf(ETooMany, "this request would read more than %d resources; filter on userName, externalId or id (or displayName for groups), or drop sortBy", s.maxFilterScan)
 		}
 		if !res.More || len(res.Resources) == 0 {
 			return matches, nil
@@ -422,4 +506,43 @@ func applyMemberDiff(current []Member, add []Member, remove []string) []Member {
 		}
 	}
 	return out
+}
+
+// SearchAll handles POST /.search at the connection root (RFC 7644
+// §3.4.3): users, then groups. A filter naming an attribute that one type
+// lacks matches nothing of that type rather than failing the search.
+func (s *Service) SearchAll(ctx context.Context, conn Connection, q ListQuery) (*ListPage, error) {
+	if q.SortBy != "" {
+		return nil, Errorf(EInvalidValue, "sortBy is not supported on a search across resource types; search /Users/.search or /Groups/.search instead")
+	}
+	count := q.Count
+	if count < 0 || count > s.maxPageSize {
+		count = s.maxPageSize
+	}
+	pos, err := decodePosition(q, true)
+	if err != nil {
+		return nil, err
+	}
+	var all []*Resource
+	var firstErr error
+	compiled := 0
+	for _, typ := range []ResourceType{UserResource, GroupResource} {
+		var f *Filter
+		if q.Filter != "" {
+			if f, err = s.CompileFilter(typ, q.Filter); err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+		}
+		compiled++
+		matches, err := s.matchAll(ctx, conn, typ, f, ListQuery{WithMembers: q.WithMembers && typ == GroupResource, BaseURL: q.BaseURL})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, matches...)
+	}
+	if compiled == 0 {
+		return nil, firstErr
+	}
+	return paginate(all, pos, count, q.Cursor != nil), nil
 }

@@ -1,0 +1,269 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// Bulk message schemas (RFC 7644 §3.7).
+const (
+	bulkRequestSchema  = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+	bulkResponseSchema = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+	bulkIDPrefix       = "bulkId:"
+)
+
+type bulkRequest struct {
+	Schemas      []string        `json:"schemas"`
+	FailOnErrors *int            `json:"failOnErrors"`
+	Operations   []bulkOperation `json:"Operations"`
+}
+
+type bulkOperation struct {
+	Method  string          `json:"method"`
+	BulkID  string          `json:"bulkId,omitempty"`
+	Version string          `json:"version,omitempty"`
+	Path    string          `json:"path"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+type bulkResult struct {
+	Location string         `json:"location,omitempty"`
+	Method   string         `json:"method"`
+	BulkID   string         `json:"bulkId,omitempty"`
+	Version  string         `json:"version,omitempty"`
+	Status   string         `json:"status"`
+	Response map[string]any `json:"response,omitempty"`
+}
+
+// bulk handles POST /Bulk (RFC 7644 §3.7). Operations run in order through
+// the same service calls as single requests; one whose data refers to a
+// bulkId not created yet waits for it (§3.7.2), so a group can list users
+// created later in the same request. failOnErrors stops processing after
+// that many errors. Each operation is atomic on its own; the request as a
+// whole is not, as the RFC specifies.
+func (q *request) bulk() error {
+	body, err := q.body()
+	if err != nil {
+		return err
+	}
+	if len(body) > scim.MaxBulkPayloadBytes {
+		return scim.Errorf(scim.ETooLarge, "a bulk request may carry at most %d bytes (maxPayloadSize in /ServiceProviderConfig); split it", scim.MaxBulkPayloadBytes)
+	}
+	var req bulkRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return scim.Errorf(scim.EInvalidSyntax, "the body is not a valid BulkRequest (RFC 7644 §3.7): %v", err)
+	}
+	if len(req.Operations) > scim.MaxBulkOperations {
+		return scim.Errorf(scim.ETooLarge, "a bulk request may hold at most %d operations (maxOperations in /ServiceProviderConfig); got %d", scim.MaxBulkOperations, len(req.Operations))
+	}
+	failOnErrors := 0
+	if req.FailOnErrors != nil {
+		if *req.FailOnErrors < 1 {
+			return scim.Errorf(scim.EInvalidValue, "failOnErrors must be a positive integer")
+		}
+		failOnErrors = *req.FailOnErrors
+	}
+	created := map[string]string{} // bulkId -> resource id
+	declared := map[string]bool{}
+	for _, op := range req.Operations {
+		if op.BulkID != "" {
+			declared[op.BulkID] = true
+		}
+	}
+	results := make([]*bulkResult, len(req.Operations))
+	pending := make([]int, len(req.Operations))
+	for i := range pending {
+		pending[i] = i
+	}
+	errorsSeen := 0
+	for len(pending) > 0 {
+		var waiting []int
+		for _, i := range pending {
+			op := req.Operations[i]
+			refs := bulkRefs(op)
+			if unresolved := firstUnresolved(refs, created); unresolved != "" && declared[unresolved] && !failedBulkID(results, req.Operations, unresolved) {
+				waiting = append(waiting, i)
+				continue
+			}
+			results[i] = q.runBulkOp(op, created)
+			if st, _ := strconv.Atoi(results[i].Status); st >= 400 {
+				errorsSeen++
+				if failOnErrors > 0 && errorsSeen >= failOnErrors {
+					return q.writeBulk(results)
+				}
+			}
+		}
+		if len(waiting) == len(pending) {
+			// Nothing could proceed: the remaining operations refer to each other in a cycle.
+			for _, i := range waiting {
+				op := req.Operations[i]
+				results[i] = bulkError(op, scim.Errorf(scim.EInvalidValue, "operation refers to bulkId %q, which cannot be resolved (circular reference)", firstUnresolved(bulkRefs(op), created)))
+			}
+			break
+		}
+		pending = waiting
+	}
+	return q.writeBulk(results)
+}
+
+func (q *request) writeBulk(results []*bulkResult) error {
+	ops := make([]*bulkResult, 0, len(results))
+	for _, r := range results {
+		if r != nil {
+			ops = append(ops, r)
+		}
+	}
+	return writeJSON(q.w, http.StatusOK, map[string]any{"schemas": []any{bulkResponseSchema}, "Operations": ops})
+}
+
+// failedBulkID reports whether the operation declaring bulkID already ran and failed.
+func failedBulkID(results []*bulkResult, ops []bulkOperation, bulkID string) bool {
+	for i, op := range ops {
+		if op.BulkID == bulkID && results[i] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// bulkRefs lists the bulkIds an operation refers to, in its path or data.
+func bulkRefs(op bulkOperation) []string {
+	var refs []string
+	if _, after, ok := strings.Cut(op.Path, bulkIDPrefix); ok {
+		refs = append(refs, strings.SplitN(after, "/", 2)[0])
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if id, ok := strings.CutPrefix(t, bulkIDPrefix); ok {
+				refs = append(refs, id)
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		case map[string]any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	if len(op.Data) > 0 {
+		var data any
+		if json.Unmarshal(op.Data, &data) == nil {
+			walk(data)
+		}
+	}
+	return refs
+}
+
+func firstUnresolved(refs []string, created map[string]string) string {
+	for _, r := range refs {
+		if _, ok := created[r]; !ok {
+			return r
+		}
+	}
+	return ""
+}
+
+// substitute replaces "bulkId:x" references with the ids created for them.
+func substitute(s string, created map[string]string) string {
+	for bulkID, id := range created {
+		s = strings.ReplaceAll(s, `"`+bulkIDPrefix+bulkID+`"`, strconv.Quote(id))
+	}
+	return s
+}
+
+func (q *request) runBulkOp(op bulkOperation, created map[string]string) *bulkResult {
+	if unresolved := firstUnresolved(bulkRefs(op), created); unresolved != "" {
+		return bulkError(op, scim.Errorf(scim.EInvalidValue, "bulkId %q does not name an operation of this request that succeeded", unresolved))
+	}
+	path := op.Path
+	for bulkID, id := range created {
+		path = strings.ReplaceAll(path, bulkIDPrefix+bulkID, id)
+	}
+	data := []byte(substitute(string(op.Data), created))
+	typ, id, err := bulkTarget(path)
+	if err != nil {
+		return bulkError(op, err)
+	}
+	pre := scim.Precondition{}
+	if op.Version != "" {
+		v, ok := scim.ParseETag(op.Version)
+		if !ok {
+			return bulkError(op, scim.Errorf(scim.EPreconditionFailed, "version %q is not an ETag this server issued", op.Version))
+		}
+		pre = scim.Precondition{Version: v, Set: true}
+	}
+	svc := q.h.cfg.Service
+	ctx := q.r.Context()
+	method := strings.ToUpper(op.Method)
+	var res *scim.Resource
+	status := http.StatusOK
+	switch {
+	case method == "POST" && id == "":
+		if op.BulkID == "" {
+			return bulkError(op, scim.Errorf(scim.EInvalidValue, "a bulk POST needs a bulkId (RFC 7644 §3.7)"))
+		}
+		var out *scim.CreateResult
+		if out, err = svc.Create(ctx, q.conn, typ, data); err == nil {
+			res, status = out.Resource, http.StatusCreated
+			created[op.BulkID] = res.ID
+		}
+	case method == "PUT" && id != "":
+		res, err = svc.Replace(ctx, q.conn, typ, id, data, pre)
+	case method == "PATCH" && id != "":
+		res, err = svc.Patch(ctx, q.conn, typ, id, data, pre)
+	case method == "DELETE" && id != "":
+		if err = svc.Delete(ctx, q.conn, typ, id, pre); err == nil {
+			return &bulkResult{Method: method, BulkID: op.BulkID, Location: q.base + path, Status: strconv.Itoa(http.StatusNoContent)}
+		}
+	default:
+		err = scim.Errorf(scim.EInvalidValue, "method %q with path %q is not a valid bulk operation", op.Method, op.Path)
+	}
+	if err != nil {
+		logOf(ctx).err = err // the access log keeps the last failure's cause
+		return bulkError(op, err)
+	}
+	return &bulkResult{Method: method, BulkID: op.BulkID, Location: q.location(res), Version: scim.ETag(res.Version), Status: strconv.Itoa(status)}
+}
+
+// bulkTarget parses "/Users", "/Groups/{id}".
+func bulkTarget(path string) (scim.ResourceType, string, error) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var typ scim.ResourceType
+	switch parts[0] {
+	case "Users":
+		typ = scim.UserResource
+	case "Groups":
+		typ = scim.GroupResource
+	default:
+		return "", "", scim.Errorf(scim.EInvalidPath, "bulk path %q must start with /Users or /Groups", path)
+	}
+	switch len(parts) {
+	case 1:
+		return typ, "", nil
+	case 2:
+		return typ, parts[1], nil
+	}
+	return "", "", scim.Errorf(scim.EInvalidPath, "bulk path %q has too many segments", path)
+}
+
+func bulkError(op bulkOperation, err error) *bulkResult {
+	status, scimType := statusOf(scim.ErrorCodeOf(err))
+	resp := map[string]any{
+		"schemas": []any{scim.ErrorSchema},
+		"status":  strconv.Itoa(status),
+		"detail":  scim.ErrorDetailOf(err),
+	}
+	if scimType != "" {
+		resp["scimType"] = scimType
+	}
+	return &bulkResult{Method: strings.ToUpper(op.Method), BulkID: op.BulkID, Status: fmt.Sprint(status), Response: resp}
+}
