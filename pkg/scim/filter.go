@@ -102,11 +102,18 @@ func (f *Filter) Matches(doc map[string]any) bool { return f.cond.eval(doc) }
 
 // CompileFilter parses and resolves a filter expression for typ.
 func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
+	return s.compileFilter(typ, raw, false)
+}
+
+// compileFilter: with unknownIsFalse, a comparison on an attribute typ does
+// not have is false instead of an error, as a search across resource types
+// needs (RFC 7644 §3.4.3: userName simply matches no group).
+func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse bool) (*Filter, error) {
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
 		return nil, Errorf(EInvalidFilter, "filter %q is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %v", raw, err)
 	}
-	c := compiler{s: s, typ: typ}
+	c := compiler{s: s, typ: typ, unknownIsFalse: unknownIsFalse}
 	cond, err := c.compile(expr, nil)
 	if err != nil {
 		return nil, err
@@ -115,9 +122,15 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 }
 
 type compiler struct {
-	s   *Service
-	typ ResourceType
+	s              *Service
+	typ            ResourceType
+	unknownIsFalse bool
 }
+
+// falseCond matches nothing.
+type falseCond struct{}
+
+func (falseCond) eval(map[string]any) bool { return false }
 
 // compile resolves expr; within a value path, parent is the complex attribute
 // whose sub-attributes the inner expression names.
@@ -147,6 +160,9 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 			return nil, Errorf(EInvalidFilter, "filter %q nests a value filter inside another", x.String())
 		}
 		path, def, err := c.resolve(x.AttributePath, nil, true)
+		if err != nil && c.unknownIsFalse {
+			return falseCond{}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -160,6 +176,9 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 		return valuePathCond{path: path, inner: inner}, nil
 	case *filter.AttributeExpression:
 		path, def, err := c.resolve(x.AttributePath, parent, false)
+		if err != nil && c.unknownIsFalse && parent == nil {
+			return falseCond{}, nil
+		}
 		if err != nil {
 			return nil, err
 		}

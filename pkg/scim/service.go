@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -509,8 +508,8 @@ func applyMemberDiff(current []Member, add []Member, remove []string) []Member {
 }
 
 // SearchAll handles POST /.search at the connection root (RFC 7644
-// §3.4.3): users, then groups. A filter naming an attribute that one type
-// lacks matches nothing of that type rather than failing the search.
+// §3.4.3): users, then groups. A comparison on an attribute that one type
+// lacks is false for that type rather than failing the search.
 func (s *Service) SearchAll(ctx context.Context, conn Connection, q ListQuery) (*ListPage, error) {
 	if q.SortBy != "" {
 		return nil, Errorf(EInvalidValue, "sortBy is not supported on a search across resource types; search /Users/.search or /Groups/.search instead")
@@ -524,25 +523,18 @@ func (s *Service) SearchAll(ctx context.Context, conn Connection, q ListQuery) (
 		return nil, err
 	}
 	var all []*Resource
-	var firstErr error
-	compiled := 0
 	for _, typ := range []ResourceType{UserResource, GroupResource} {
 		var f *Filter
 		if q.Filter != "" {
-			if f, err = s.CompileFilter(typ, q.Filter); err != nil {
-				firstErr = cmp.Or(firstErr, err)
-				continue
+			if f, err = s.compileFilter(typ, q.Filter, true); err != nil {
+				return nil, err
 			}
 		}
-		compiled++
 		matches, err := s.matchAll(ctx, conn, typ, f, ListQuery{WithMembers: q.WithMembers && typ == GroupResource, BaseURL: q.BaseURL})
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, matches...)
-	}
-	if compiled == 0 {
-		return nil, firstErr
 	}
 	return paginate(all, pos, count, q.Cursor != nil), nil
 }
