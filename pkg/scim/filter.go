@@ -2,6 +2,8 @@ package scim
 
 import (
 	"encoding/json"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,7 +113,16 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse bool) (*Filter, error) {
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
-		return nil, Errorf(EInvalidFilter, "filter %q is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): %v", raw, err)
+		// Older Entra ID versions send unquoted values (userName eq Test_User);
+		// quote them when that is the only thing wrong.
+		quoted, changed := quoteBareValues(raw)
+		var retryErr error
+		if changed {
+			expr, retryErr = filter.ParseFilter([]byte(quoted))
+		}
+		if !changed || retryErr != nil {
+			return nil, filterSyntaxError(raw, err)
+		}
 	}
 	c := compiler{s: s, typ: typ, unknownIsFalse: unknownIsFalse}
 	cond, err := c.compile(expr, nil)
@@ -473,4 +484,70 @@ func namesMembers(cond condition) bool {
 		return c.path.name == "members"
 	}
 	return false
+}
+
+// parserPosition finds "[line:column]" in the parser's error message.
+var parserPosition = regexp.MustCompile(`\[\d+:(\d+)\]`)
+
+// filterSyntaxError points at where parsing stopped instead of repeating
+// the parser's internal wording.
+func filterSyntaxError(raw string, err error) error {
+	if m := parserPosition.FindStringSubmatch(err.Error()); m != nil {
+		if pos, convErr := strconv.Atoi(m[1]); convErr == nil && pos <= len(raw) {
+			rest := raw[pos:]
+			if len(rest) > 30 {
+				rest = rest[:30] + "…"
+			}
+			return Errorf(EInvalidFilter, "filter %q is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): it cannot be read from character %d on (%q); quote string values and check operators and parentheses", raw, pos, rest)
+		}
+	}
+	return Errorf(EInvalidFilter, "filter %q is not valid SCIM filter syntax (RFC 7644 §3.4.2.2)", raw)
+}
+
+var comparisonOperators = map[string]bool{"eq": true, "ne": true, "co": true, "sw": true, "ew": true, "gt": true, "ge": true, "lt": true, "le": true}
+
+// quoteBareValues quotes a bare word that follows a comparison operator and
+// is not true, false, null or a number. It reports whether it changed anything.
+func quoteBareValues(raw string) (string, bool) {
+	var b strings.Builder
+	changed := false
+	prevWord := ""
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(raw) && raw[j] != '"' {
+				if raw[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(raw))
+			b.WriteString(raw[i:j])
+			i, prevWord = j, ""
+		case c == ' ' || c == '(' || c == ')' || c == '[' || c == ']':
+			b.WriteByte(c)
+			i++
+			if c != ' ' {
+				prevWord = ""
+			}
+		default:
+			j := i
+			for j < len(raw) && !strings.ContainsRune(` ()[]"`, rune(raw[j])) {
+				j++
+			}
+			word := raw[i:j]
+			lower := strings.ToLower(word)
+			_, numErr := strconv.ParseFloat(word, 64)
+			if comparisonOperators[strings.ToLower(prevWord)] && lower != "true" && lower != "false" && lower != "null" && numErr != nil {
+				b.WriteString(strconv.Quote(word))
+				changed = true
+			} else {
+				b.WriteString(word)
+			}
+			i, prevWord = j, word
+		}
+	}
+	return b.String(), changed
 }

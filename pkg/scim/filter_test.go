@@ -224,3 +224,24 @@ func TestProjection(t *testing.T) {
 		t.Fatalf("excludedAttributes=members still wants members")
 	}
 }
+
+// TestFilterTolerance: what real clients send that the grammar does not allow.
+func TestFilterTolerance(t *testing.T) {
+	h := newHarness(t)
+	h.create(scim.UserResource, `{"userName":"Test_User_00aa00aa-00aa-00aa-00aa-00aa00aa00aa","emails":[{"value":"t@x.com","type":"work","primary":true}]}`)
+	for _, f := range []string{
+		`userName eq Test_User_00aa00aa-00aa-00aa-00aa-00aa00aa00aa`,
+		`emails[type eq "work" and primary eq True]`,
+		`emails[type eq work and primary eq TRUE]`,
+		`active eq True and userName sw Test_`,
+	} {
+		page, err := h.svc.List(context.Background(), conn, scim.UserResource, scim.ListQuery{Filter: f, Count: 10})
+		if err != nil || page.TotalResults != 1 {
+			t.Errorf("%s: %+v %v", f, page, err)
+		}
+	}
+	_, err := h.svc.List(context.Background(), conn, scim.UserResource, scim.ListQuery{Filter: `userName eq "x" and`, Count: 10})
+	if d := scim.ErrorDetailOf(err); !strings.Contains(d, "character") {
+		t.Fatalf("detail does not point at a position: %q", d)
+	}
+}
