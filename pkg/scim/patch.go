@@ -387,7 +387,13 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 	case "add":
 		switch {
 		case top.MultiValued:
-			container[top.Name] = append(asList(container[top.Name]), asList(value)...)
+			added := asList(value)
+			existing := asList(container[top.Name])
+			if hasPrimary(added) {
+				// RFC 7644 §3.5.2: a new primary value demotes the previous one.
+				demotePrimaries(existing)
+			}
+			container[top.Name] = append(existing, added...)
 		case top.Type == TypeComplex:
 			mergeInto(container, top.Name, value)
 		default:
@@ -450,6 +456,19 @@ func (p *patcher) applyFiltered(op patchOp, container map[string]any, top *Attri
 		}
 		kept = append(kept, obj)
 	}
+	if matched && op.op != "remove" {
+		var touched, others []any
+		for _, item := range kept {
+			if obj, ok := item.(map[string]any); ok && cond.eval(obj) {
+				touched = append(touched, obj)
+			} else {
+				others = append(others, item)
+			}
+		}
+		if hasPrimary(touched) {
+			demotePrimaries(others)
+		}
+	}
 	if !matched && op.op != "remove" {
 		// Entra updates emails[type eq "work"].value on users that have no
 		// work email yet and expects it created; we do that when the filter
@@ -464,6 +483,9 @@ func (p *patcher) applyFiltered(op patchOp, container map[string]any, top *Attri
 			for k, x := range v {
 				elem[k] = x
 			}
+		}
+		if hasPrimary([]any{elem}) {
+			demotePrimaries(kept)
 		}
 		kept = append(kept, elem)
 	}
@@ -644,4 +666,21 @@ func jsonEqual(a, b any) bool {
 func attributesEqual(cur, next *Resource) bool {
 	return cur.Name == next.Name && cur.ExternalID == next.ExternalID && cur.Active == next.Active &&
 		jsonEqual(cur.Attributes, next.Attributes)
+}
+
+func hasPrimary(items []any) bool {
+	for _, it := range items {
+		if obj, ok := it.(map[string]any); ok && (obj["primary"] == true || strings.EqualFold(fmt.Sprint(obj["primary"]), "true")) {
+			return true
+		}
+	}
+	return false
+}
+
+func demotePrimaries(items []any) {
+	for _, it := range items {
+		if obj, ok := it.(map[string]any); ok {
+			delete(obj, "primary")
+		}
+	}
 }

@@ -182,7 +182,8 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"complex as string", `{"userName":"a@x","name":"Ada"}`, scim.EInvalidValue, "name"},
 		{"unknown extension", `{"userName":"a@x","urn:example:ext:1.0:User":{"x":1}}`, scim.EInvalidValue, "urn:example"},
 		{"schemas not a list", `{"schemas":"x","userName":"a@x"}`, scim.EInvalidSyntax, "schemas"},
-		{"bad dateTime", `{"userName":"a@x","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"x"}}`, scim.EInvalidValue, "manager"},
+		{"two primary emails", `{"userName":"a@x","emails":[{"value":"a@x","primary":true},{"value":"b@x","primary":true}]}`, scim.EInvalidValue, "primary"},
+		{"manager as a number", `{"userName":"a@x","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":42}}`, scim.EInvalidValue, "manager"},
 	}
 	h := newHarness(t)
 	for _, tc := range tests {
@@ -306,6 +307,12 @@ func TestPatchUser(t *testing.T) {
 			map[string]any{scim.EnterpriseUserSchema + ".manager.value": "boss"}},
 		{"extension object without path", `[{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"7"}}}]`,
 			map[string]any{scim.EnterpriseUserSchema + ".employeeNumber": "7"}},
+		{"a new primary email demotes the old one", `[{"op":"add","path":"emails","value":[{"value":"ada@new.example.com","type":"home","primary":true}]}]`,
+			map[string]any{"emails.0.primary": nil, "emails.1.primary": true}},
+		{"a filtered primary demotes the others", `[{"op":"add","path":"emails","value":[{"value":"h@x.com","type":"home"}]},{"op":"replace","path":"emails[type eq \"home\"].primary","value":true}]`,
+			map[string]any{"emails.0.primary": nil, "emails.1.primary": true}},
+		{"Entra manager as a bare id", `[{"op":"Replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"boss-2"}]`,
+			map[string]any{scim.EnterpriseUserSchema + ".manager.value": "boss-2"}},
 		{"readOnly id in value is ignored", `[{"op":"replace","value":{"id":"other","title":"Dr"}}]`, map[string]any{"title": "Dr"}},
 		{"several operations in order", `[{"op":"add","path":"title","value":"A"},{"op":"replace","path":"title","value":"B"}]`, map[string]any{"title": "B"}},
 		{"empty Operations change nothing", `[]`, map[string]any{"meta.version": `W/"1"`}},

@@ -195,6 +195,7 @@ func normalizeValue(a *Attribute, v any, path string) (any, error) {
 			list = []any{v}
 		}
 		out := make([]any, 0, len(list))
+		primaries := 0
 		for i, item := range list {
 			nv, err := normalizeSingle(a, item, fmt.Sprintf("%s[%d]", path, i))
 			if err != nil {
@@ -202,7 +203,14 @@ func normalizeValue(a *Attribute, v any, path string) (any, error) {
 			}
 			if nv != nil {
 				out = append(out, nv)
+				if obj, ok := nv.(map[string]any); ok && obj["primary"] == true {
+					primaries++
+				}
 			}
+		}
+		if primaries > 1 {
+			// RFC 7643 §2.4: the primary value "true" MUST appear no more than once.
+			return nil, Errorf(EInvalidValue, "attribute %q has %d values marked primary; at most one may be", path, primaries)
 		}
 		if len(out) == 0 {
 			return nil, nil
@@ -276,6 +284,13 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 		return s, nil
 	case TypeComplex:
 		obj, ok := v.(map[string]any)
+		if s, isString := v.(string); isString && a.Name == "manager" {
+			// Entra ID sends the manager as a bare id as well as {"value": id}.
+			if s == "" {
+				return nil, nil
+			}
+			obj, ok = map[string]any{"value": s}, true
+		}
 		if !ok {
 			return nil, typeError(path, a, v)
 		}
