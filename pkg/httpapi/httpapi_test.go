@@ -257,6 +257,40 @@ func TestMethodNotAllowed(t *testing.T) {
 	requireUnchanged(t, c, before)
 }
 
+// TestMethodNotAllowedListsAllowedMethods: RFC 9110 §15.5.6 says a 405
+// response MUST carry an Allow header listing the methods the resource
+// supports.
+func TestMethodNotAllowedListsAllowedMethods(t *testing.T) {
+	srv := newServer(t)
+	c := srv.client(t, testConn)
+	tests := []struct {
+		method, path string
+		allow        []string
+	}{
+		{"DELETE", "/Users", []string{"GET", "POST"}},
+		{"POST", "/Users/00000000-0000-4000-8000-000000000001", []string{"DELETE", "GET", "PATCH", "PUT"}},
+		{"POST", "/ServiceProviderConfig", []string{"GET"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r := c.do(t, tt.method, tt.path, "")
+			checkError(t, r, http.StatusMethodNotAllowed, "")
+			var got []string
+			for _, v := range r.header.Values("Allow") {
+				for _, m := range strings.Split(v, ",") {
+					if m = strings.TrimSpace(m); m != "" && m != "HEAD" {
+						got = append(got, m)
+					}
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.allow) {
+				t.Errorf("Allow = %q, want %v", r.header.Values("Allow"), tt.allow)
+			}
+		})
+	}
+}
+
 // TestUnsupportedMediaType: bodies must be JSON (RFC 7644 §3.1 names
 // application/scim+json; application/json is accepted too).
 func TestUnsupportedMediaType(t *testing.T) {
@@ -908,5 +942,51 @@ func TestLocationAndETag(t *testing.T) {
 	checkError(t, cond("If-Match", etag, "PUT", `{"userName":"alice@acme.test","displayName":"Lost update"}`), http.StatusPreconditionFailed, "")
 	if c.get(t, "/Users/"+id)["displayName"] != "Alice" {
 		t.Errorf("a PUT with a stale If-Match changed the user")
+	}
+}
+
+// TestGroupMemberFilterIgnoresProjection: a filter naming members is
+// evaluated on the group's members even when excludedAttributes=members
+// leaves them out of the response. RFC 7644 §3.4.2.5 makes attributes and
+// excludedAttributes shape the returned representation, not the resources
+// the filter (§3.4.2.2) selects. Both the scanned filter and the one a key
+// (id, displayName) answers must agree.
+func TestGroupMemberFilterIgnoresProjection(t *testing.T) {
+	srv := newServer(t)
+	c := srv.client(t, testConn)
+	alice := c.createUser(t, "alice@acme.test")
+	bob := c.createUser(t, "bob@acme.test")
+	eng := c.createGroup(t, "Eng", alice)
+	c.createGroup(t, "Ops", bob)
+
+	tests := []struct {
+		name   string
+		filter string
+		want   []string
+	}{
+		{"scanned: member", `members[value eq "` + alice + `"]`, []string{eng}},
+		{"scanned: non-member", `members[value eq "00000000-0000-4000-8000-999999999999"]`, nil},
+		{"by id: member", `id eq "` + eng + `" and members[value eq "` + alice + `"]`, []string{eng}},
+		{"by id: non-member", `id eq "` + eng + `" and members[value eq "` + bob + `"]`, nil},
+		{"by displayName: member", `displayName eq "Eng" and members[value eq "` + alice + `"]`, []string{eng}},
+		{"by displayName: non-member", `displayName eq "Eng" and members[value eq "` + bob + `"]`, nil},
+	}
+	for _, tt := range tests {
+		for _, projection := range []string{"", "&excludedAttributes=members", "&attributes=displayName"} {
+			t.Run(tt.name+projection, func(t *testing.T) {
+				list := c.get(t, "/Groups?filter="+url.QueryEscape(tt.filter)+projection)
+				if got := resourceIDs(t, list); !slices.Equal(got, tt.want) {
+					t.Errorf("groups %v, want %v", got, tt.want)
+				}
+				if projection == "" {
+					return
+				}
+				for _, r := range list["Resources"].([]any) {
+					if _, has := r.(map[string]any)["members"]; has {
+						t.Errorf("members returned despite %s", projection)
+					}
+				}
+			})
+		}
 	}
 }
