@@ -1,0 +1,128 @@
+// Package lambdaapi runs an http.Handler as an AWS Lambda function behind an
+// API Gateway HTTP API (payload format 2.0), and reads the configuration
+// every scimgate function shares from its environment.
+//
+// It knows nothing of SCIM routes or stores: the functions' main packages
+// build the handler and hand it to Start.
+package lambdaapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// Environment variables a function reads. The SAM template sets all three.
+const (
+	EnvTable           = "SCIMGATE_DYNAMODB_TABLE" // required: the DynamoDB table
+	EnvDedicatedTenant = "SCIMGATE_TENANT"         // optional: serve only this tenant
+	EnvLogLevel        = "LOG_LEVEL"               // optional: DEBUG, INFO (default), WARN or ERROR
+)
+
+// Config is what a function needs beyond the AWS SDK's own configuration.
+type Config struct {
+	Table           string
+	DedicatedTenant string
+	LogLevel        slog.Level
+}
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in a
+// function, a map in tests). It reports every problem at once, naming the
+// variable, so that a misconfigured function fails its first start with a
+// message that says what to fix.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var cfg Config
+	var problems []error
+	cfg.Table = strings.TrimSpace(getenv(EnvTable))
+	if cfg.Table == "" {
+		problems = append(problems, fmt.Errorf("%s is not set: it must name the DynamoDB table the function serves", EnvTable))
+	}
+	cfg.DedicatedTenant = strings.TrimSpace(getenv(EnvDedicatedTenant))
+	if cfg.DedicatedTenant != "" {
+		// Only the tenant half matters; "x" stands in for the SSO id.
+		if err := (scim.Connection{Tenant: cfg.DedicatedTenant, SSO: "x"}).Validate(); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %s", EnvDedicatedTenant, scim.ErrorDetailOf(err)))
+		}
+	}
+	cfg.LogLevel = slog.LevelInfo
+	if raw := strings.TrimSpace(getenv(EnvLogLevel)); raw != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(raw)); err != nil {
+			problems = append(problems, fmt.Errorf("%s=%q: use DEBUG, INFO, WARN or ERROR", EnvLogLevel, raw))
+		}
+	}
+	if len(problems) > 0 {
+		return Config{}, fmt.Errorf("invalid function configuration: %w", errors.Join(problems...))
+	}
+	return cfg, nil
+}
+
+// NewLogger returns the functions' JSON logger. With the function's
+// LoggingConfig LogFormat JSON, Lambda passes JSON lines through unchanged
+// and filters them by their "level" field against ApplicationLogLevel; slog's
+// level names (DEBUG, INFO, WARN, ERROR) are Lambda's
+// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html).
+// Every line logged with a request's context also carries the Lambda request
+// id and the X-Ray trace id, which the REPORT line and the trace use.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(invocationHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+}
+
+// invocationHandler adds the invocation's ids to each record.
+type invocationHandler struct{ slog.Handler }
+
+// traceIDKey is the context key under which aws-lambda-go stores the
+// invocation's X-Ray trace header (lambda/invoke_loop.go).
+const traceIDKey = "x-amzn-trace-id"
+
+func (h invocationHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		r.AddAttrs(slog.String("aws_request_id", lc.AwsRequestID))
+	}
+	if trace, ok := ctx.Value(traceIDKey).(string); ok && trace != "" {
+		r.AddAttrs(slog.String("xray_trace_id", trace))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h invocationHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return invocationHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h invocationHandler) WithGroup(name string) slog.Handler {
+	return invocationHandler{h.Handler.WithGroup(name)}
+}
+
+// EventHandler is what lambda.Start runs for an HTTP API integration.
+type EventHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Handler translates HTTP API (payload format 2.0) events to requests for h
+// and h's responses back, with aws-lambda-go-api-proxy. The request context
+// is the invocation's: it carries the function's deadline, so DynamoDB calls
+// end before Lambda kills the function, and the ids NewLogger logs.
+//
+// What the translation does (pkg/lambdaapi/testdata pins it): rawPath and
+// rawQueryString become the URL unchanged (queryStringParameters only when
+// rawQueryString is empty); a base64 body is decoded; header values that API
+// Gateway joined with commas are split again, except for single-value headers
+// such as Authorization and Content-Type; cookies become Cookie headers. In
+// the response, repeated headers are joined with commas, Set-Cookie becomes
+// cookies, and a body that is not UTF-8 is base64-encoded.
+func Handler(h http.Handler) EventHandler {
+	return httpadapter.NewV2(h).ProxyWithContext
+}
+
+// Start runs the function's invoke loop with h; it does not return.
+func Start(h http.Handler) {
+	lambda.Start(Handler(h))
+}
