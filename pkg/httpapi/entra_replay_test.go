@@ -231,7 +231,7 @@ func escapeQueryPart(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
-func TestEncodeQuery(t *testing.T) {
+func TestEntraEncodeQuery(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"/Users", "/Users"},
 		{`/Users?filter=userName eq "a b"`, "/Users?filter=userName%20eq%20%22a%20b%22"},
@@ -274,4 +274,10 @@ func TestEntraFixturesDocumented(t *testing.T) {
 			t.Errorf("%s has no row in README.md's source table", name)
 		}
 	}
+}
+
+// TestEntraReplayDynamoDB replays the Entra traffic on the store Lambda
+// uses, so that both stores answer Entra identically.
+func TestEntraReplayDynamoDB(t *testing.T) {
+	replayEntra(t, dynamoStores)
 }
