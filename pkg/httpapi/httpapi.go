@@ -159,24 +159,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		rl.route = "unmatched"
-		rl.err = h.unmatched(r)
+		allowed := h.allowedMethods(r)
+		if len(allowed) > 0 {
+			// RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+			rec.Header().Set("Allow", strings.Join(allowed, ", "))
+			rl.err = scim.Errorf(scim.EMethodNotAllowed, "%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+		} else {
+			rl.err = scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s; the base URL looks like https://HOST%s/{tenant}/{sso} followed by /Users, /Groups or a discovery endpoint", r.URL.Path, BasePath)
+		}
 		writeError(rec, rl.err)
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
 }
 
-// unmatched explains a request no route serves: a wrong method on a known
-// path is a 405, anything else a 404, both as SCIM errors.
-func (h *Handler) unmatched(r *http.Request) error {
+// allowedMethods lists the methods the request's path is served with; none
+// means the path is unknown (404) rather than the method wrong (405).
+func (h *Handler) allowedMethods(r *http.Request) []string {
+	var allowed []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := h.mux.Handler(probe); pattern != "" {
-			return scim.Errorf(scim.EMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+			allowed = append(allowed, m)
 		}
 	}
-	return scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s; the base URL looks like https://HOST%s/{tenant}/{sso} followed by /Users, /Groups or a discovery endpoint", r.URL.Path, BasePath)
+	return allowed
 }
 
 // endpoint wraps a route with connection resolution and authentication.

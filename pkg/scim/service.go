@@ -404,20 +404,23 @@ func paginate(matches []*Resource, pos position, count int, cursor bool) *ListPa
 // matchAll returns every resource that matches f (all of them when f is
 // nil), in store order.
 func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceType, f *Filter, q ListQuery) ([]*Resource, error) {
+	withMembers := q.WithMembers || (f != nil && f.needsMembers)
 	if f != nil && f.lookup != nil {
-		r, err := s.lookup(ctx, conn, typ, *f.lookup, q.WithMembers)
+		r, err := s.lookup(ctx, conn, typ, *f.lookup, withMembers)
 		if IsNotFound(err) {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, wrap("filter "+string(typ), err)
 		}
-		if f.Matches(s.Document(r, q.BaseURL)) {
-			return []*Resource{r}, nil
+		if !f.Matches(s.Document(r, q.BaseURL)) {
+			return nil, nil
 		}
-		return nil, nil
+		if !q.WithMembers {
+			r.Members = nil
+		}
+		return []*Resource{r}, nil
 	}
-	withMembers := q.WithMembers || (f != nil && f.needsMembers)
 	var matches []*Resource
 	after, scanned := "", 0
 	for {
