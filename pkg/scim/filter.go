@@ -113,9 +113,12 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse bool) (*Filter, error) {
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
-		// Older Entra ID versions send unquoted values (userName eq Test_User);
-		// quote them when that is the only thing wrong.
-		quoted, changed := quoteBareValues(raw)
+		// What Entra ID sends that the grammar lacks: unquoted values
+		// (userName eq Test_User) and a comparison after a value filter
+		// (emails[type eq "work"].value eq "x"); rewrite and try again.
+		rewritten, rewroteValuePath := rewriteValuePathComparison(raw)
+		quoted, changed := quoteBareValues(rewritten)
+		changed = changed || rewroteValuePath
 		var retryErr error
 		if changed {
 			expr, retryErr = filter.ParseFilter([]byte(quoted))
@@ -550,4 +553,21 @@ func quoteBareValues(raw string) (string, bool) {
 		}
 	}
 	return b.String(), changed
+}
+
+// valuePathComparison matches attr[filter].sub op value, which Entra sends to
+// match on a work email, and which RFC 7644's grammar writes attr[filter and sub op value].
+var valuePathComparison = regexp.MustCompile(`([A-Za-z0-9:._$-]+)\[([^\[\]]*)\]\.([A-Za-z0-9_$]+)(\s+(?i:pr)\b|\s+(?i:eq|ne|co|sw|ew|gt|ge|lt|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+))`)
+
+func rewriteValuePathComparison(raw string) (string, bool) {
+	changed := false
+	out := valuePathComparison.ReplaceAllStringFunc(raw, func(m string) string {
+		sub := valuePathComparison.FindStringSubmatch(m)
+		if strings.Contains(strings.ToLower(sub[2]), " or ") {
+			return m // "a or b and c" would change meaning; leave it to fail
+		}
+		changed = true
+		return sub[1] + "[" + sub[2] + " and " + sub[3] + sub[4] + "]"
+	})
+	return out, changed
 }

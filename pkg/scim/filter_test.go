@@ -245,3 +245,37 @@ func TestFilterTolerance(t *testing.T) {
 		t.Fatalf("detail does not point at a position: %q", d)
 	}
 }
+
+func TestEntraWorkEmailFilter(t *testing.T) {
+	h := newHarness(t)
+	h.create(scim.UserResource, `{"userName":"u1","emails":[{"value":"Test@x.com","type":"work"},{"value":"home@x.com","type":"home"}]}`)
+	tests := []struct {
+		filter string
+		want   int
+	}{
+		{`emails[type eq "work"].value eq "test@x.com"`, 1},
+		{`emails[type eq "home"].value eq "test@x.com"`, 0},
+		{`emails[type eq "work"].value pr`, 1},
+		{`emails[type eq "work"].value eq "test@x.com" and userName eq "u1"`, 1},
+	}
+	for _, tc := range tests {
+		page, err := h.svc.List(context.Background(), conn, scim.UserResource, scim.ListQuery{Filter: tc.filter, Count: 10})
+		if err != nil || page.TotalResults != tc.want {
+			t.Errorf("%s: %+v %v", tc.filter, page, err)
+		}
+	}
+}
+
+func TestUnqualifiedExtensionAttributes(t *testing.T) {
+	h := newHarness(t)
+	u := h.create(scim.UserResource, `{"userName":"u1","department":"R&D","manager":null,"nickName":null,"unknownButNull":null}`)
+	if _, err := h.patch(scim.UserResource, u.ID, `[{"op":"Add","path":"manager","value":[{"$ref":"https://x/Users/boss","value":"boss"}]}]`); err != nil {
+		t.Fatalf("patch manager: %v", err)
+	}
+	doc := h.doc(scim.UserResource, u.ID)
+	if at(doc, scim.EnterpriseUserSchema+".department") != "R&D" || at(doc, scim.EnterpriseUserSchema+".manager.value") != "boss" {
+		t.Fatalf("extension attributes: %v", doc)
+	}
+	_, err := h.svc.Create(context.Background(), conn, scim.UserResource, []byte(`{"userName":"u2","unknownAttr":"x"}`))
+	wantCode(t, err, scim.EInvalidValue)
+}

@@ -152,6 +152,11 @@ func (s *Service) resolvePath(typ ResourceType, path string) (attrRef, *Attribut
 	}
 	name, sub, _ := strings.Cut(rest, ".")
 	a := schema.Attr(name)
+	if a == nil && rest == path {
+		// RFC 7644 §3.10: clients SHOULD, not MUST, qualify extension
+		// attributes; Entra's tutorial sends a bare "manager".
+		schema, a = s.schemas.unqualified(typ, name)
+	}
 	if a == nil {
 		return attrRef{}, nil, Errorf(EInvalidPath, "attribute %q is not defined for %s resources", path, typ)
 	}

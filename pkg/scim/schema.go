@@ -262,3 +262,19 @@ func (s *Schemas) extension(typ ResourceType, urn string) *Schema {
 
 // All lists every schema in the order /Schemas returns them.
 func (s *Schemas) All() []*Schema { return []*Schema{s.User, s.Group, s.EnterpriseUser} }
+
+// unqualified finds an extension attribute of typ by its bare name, when
+// exactly one extension defines it and the core schema does not.
+func (s *Schemas) unqualified(typ ResourceType, name string) (*Schema, *Attribute) {
+	var schema *Schema
+	var found *Attribute
+	for _, ext := range s.extensions(typ) {
+		if a := ext.Attr(name); a != nil {
+			if found != nil {
+				return nil, nil
+			}
+			schema, found = ext, a
+		}
+	}
+	return schema, found
+}

@@ -56,6 +56,16 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*nor
 		}
 		a := core.Attr(key)
 		if a == nil {
+			if ext, ea := s.unqualified(typ, key); ea != nil {
+				// An extension attribute sent without its URN (RFC 7644 §3.10 only says SHOULD qualify).
+				if err := s.normalizeURNKey(typ, ext.ID, map[string]any{ea.Name: raw}, out.attrs); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if raw == nil {
+				continue // null is unassigned (RFC 7643 §2.5), whatever the name
+			}
 			return nil, Errorf(EInvalidValue, "attribute %q is not defined for %s resources (schema %s)", key, typ, core.ID)
 		}
 		if typ == GroupResource && a.Name == "members" {
@@ -120,6 +130,12 @@ func (s *Schemas) normalizeURNKey(typ ResourceType, key string, raw any, attrs m
 		}
 	}
 	if len(normalizedExt) > 0 {
+		if prev, ok := attrs[ext.ID].(map[string]any); ok {
+			for k, v := range normalizedExt {
+				prev[k] = v
+			}
+			return nil
+		}
 		attrs[ext.ID] = normalizedExt
 	}
 	return nil
@@ -217,7 +233,12 @@ func normalizeValue(a *Attribute, v any, path string) (any, error) {
 		}
 		return out, nil
 	}
-	if _, isList := v.([]any); isList {
+	if list, isList := v.([]any); isList {
+		// Entra's tutorial sends the manager as a one-element list; take a
+		// lone complex value out of its list rather than refuse it.
+		if obj, isObj := oneObject(list); isObj && a.Type == TypeComplex {
+			return normalizeSingle(a, obj, path)
+		}
 		return nil, Errorf(EInvalidValue, "attribute %q is single-valued; got an array", path)
 	}
 	return normalizeSingle(a, v, path)
@@ -340,4 +361,12 @@ func jsonKind(v any) string {
 		return "null"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+func oneObject(list []any) (map[string]any, bool) {
+	if len(list) != 1 {
+		return nil, false
+	}
+	obj, ok := list[0].(map[string]any)
+	return obj, ok
 }
