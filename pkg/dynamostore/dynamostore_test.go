@@ -536,6 +536,14 @@ func (c *conflicting) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 	return c.API.TransactWriteItems(ctx, in, optFns...)
 }
 
+func (c *conflicting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if c.n > 0 {
+		c.n--
+		return nil, &types.TransactionConflictException{Message: aws.String("Transaction is ongoing for the item")}
+	}
+	return c.API.UpdateItem(ctx, in, optFns...)
+}
+
 func TestTransactionConflictIsRetried(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -553,18 +561,30 @@ func TestTransactionConflictIsRetried(t *testing.T) {
 			s := dynamostore.New(db, e.table, dynamostore.WithConflictRetry(4, time.Millisecond))
 			u := e.resource(scim.UserResource, "u-"+tc.name+"@example.com", "")
 			err := s.Create(ctx, u)
+			if !tc.wantErr && err == nil {
+				db.n = tc.conflicts
+				u = next(e, u)
+				err = s.Replace(ctx, u, u.Version-1)
+			}
 			if tc.wantErr {
 				var canceled *types.TransactionCanceledException
 				if !errors.As(err, &canceled) || scim.ErrorCodeOf(err) != scim.EInternal {
 					t.Fatalf("got %v, want the wrapped cancellation as an internal error", err)
 				}
+				u.Version++
+				db.n = tc.conflicts
+				err = s.Replace(ctx, u, u.Version-1)
+				var conflict *types.TransactionConflictException
+				if !errors.As(err, &conflict) || scim.ErrorCodeOf(err) != scim.EInternal {
+					t.Fatalf("got %v, want the wrapped conflict as an internal error", err)
+				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("create: %v", err)
+				t.Fatalf("create and replace: %v", err)
 			}
-			if _, err := s.Get(ctx, e.conn, scim.UserResource, u.ID, false); err != nil {
-				t.Fatalf("get: %v", err)
+			if got, err := s.Get(ctx, e.conn, scim.UserResource, u.ID, false); err != nil || got.Version != 2 {
+				t.Fatalf("get = %+v, %v", got, err)
 			}
 		})
 	}

@@ -237,12 +237,25 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 		return err
 	}
 	fast := s.resourceUpdate(pk, rec, prevVersion, nil)[0].write.Update
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: fast.TableName, Key: fast.Key, UpdateExpression: fast.UpdateExpression,
-		ConditionExpression: fast.ConditionExpression, ExpressionAttributeNames: fast.ExpressionAttributeNames,
-		ExpressionAttributeValues:           fast.ExpressionAttributeValues,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	for attempt := 1; ; attempt++ {
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: fast.TableName, Key: fast.Key, UpdateExpression: fast.UpdateExpression,
+			ConditionExpression: fast.ConditionExpression, ExpressionAttributeNames: fast.ExpressionAttributeNames,
+			ExpressionAttributeValues:           fast.ExpressionAttributeValues,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		// A single write to an item that a transaction is changing at
+		// that moment is refused with TransactionConflictException (a user
+		// replaced while a group adds it, say), which the SDK does not retry.
+		// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+		var conflict *types.TransactionConflictException
+		if !errors.As(err, &conflict) || attempt >= s.conflictAttempts {
+			break
+		}
+		if err := s.backoff(ctx, attempt); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	if err == nil {
 		return nil
 	}
