@@ -189,7 +189,10 @@ func (s *Server) Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamo
 	cfg := aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-		HTTPClient:  &http.Client{Transport: &oneAtATime{mu: &s.requests, next: http.DefaultTransport}},
+		// The timeout turns a hung moto into a failure instead of a stuck
+		// test binary; the slowest moto call (a 100-item transaction on a
+		// large table, queued behind others) takes seconds.
+		HTTPClient: &http.Client{Timeout: 2 * time.Minute, Transport: &oneAtATime{mu: &s.requests, next: http.DefaultTransport}},
 	}
 	opts := append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(s.endpoint)
