@@ -102,7 +102,7 @@ func TestTranslationGolden(t *testing.T) {
 			enc.SetEscapeHTML(false) // keep & < > readable in URLs and bodies
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(struct {
-				Request  seenRequest                      `json:"handlerSaw"`
+				Request  seenRequest                     `json:"handlerSaw"`
 				Response events.APIGatewayV2HTTPResponse `json:"lambdaResponse"`
 			}{seen, resp}); err != nil {
 				t.Fatal(err)
