@@ -412,6 +412,28 @@ func TestLargeGroupCreate(t *testing.T) {
 	}
 }
 
+// TestGroupReadIsBounded: a group read stops after the member read limit,
+// with the queries that needs and no more, however large the group.
+func TestGroupReadIsBounded(t *testing.T) {
+	e := newEnv(t, dynamostore.WithMemberReadLimit(5))
+	ctx := context.Background()
+	g := e.resource(scim.GroupResource, "Everyone", "")
+	g.Members = asMembers(e.users(t, 12))
+	e.mustCreate(t, g)
+	e.counter.Reset()
+	got, err := e.store.Get(ctx, e.conn, scim.GroupResource, g.ID, true)
+	if err != nil || len(got.Members) != 5 {
+		t.Fatalf("get: %d members, %v; want 5", len(got.Members), err)
+	}
+	if calls := e.counter.Snapshot(); calls["Query"] != 1 || calls["GetItem"] != 1 {
+		t.Fatalf("calls %v, want one GetItem and one Query", calls)
+	}
+	list, err := e.store.List(ctx, e.conn, scim.GroupResource, scim.ListOptions{Limit: 10, WithMembers: true})
+	if err != nil || len(list.Resources) != 1 || len(list.Resources[0].Members) != 5 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+}
+
 // TestModifyMembersMovesKeys: a PATCH may rename a group and change its
 // members at once; the displayName guard must move with it.
 func TestModifyMembersMovesKeys(t *testing.T) {

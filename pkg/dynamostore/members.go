@@ -204,7 +204,7 @@ func (s *Store) verifyUsers(ctx context.Context, pk string, members []scim.Membe
 // memberIDs lists the user ids of a group's members.
 func (s *Store) memberIDs(ctx context.Context, conn scim.Connection, gid, op string) ([]string, error) {
 	var ids []string
-	err := s.queryMembers(ctx, conn, gid, true, op, func(item map[string]types.AttributeValue) {
+	err := s.queryMembers(ctx, conn, gid, true, 0, op, func(item map[string]types.AttributeValue) {
 		if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok {
 			ids = append(ids, sk.Value)
 		}
@@ -212,10 +212,10 @@ func (s *Store) memberIDs(ctx context.Context, conn scim.Connection, gid, op str
 	return ids, err
 }
 
-// members loads a group's members in user id order.
-func (s *Store) members(ctx context.Context, conn scim.Connection, gid, op string) ([]scim.Member, error) {
+// members loads at most limit of a group's members, in user id order.
+func (s *Store) members(ctx context.Context, conn scim.Connection, gid string, limit int, op string) ([]scim.Member, error) {
 	members := []scim.Member{}
-	err := s.queryMembers(ctx, conn, gid, false, op, func(item map[string]types.AttributeValue) {
+	err := s.queryMembers(ctx, conn, gid, false, limit, op, func(item map[string]types.AttributeValue) {
 		var m scim.Member
 		if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok {
 			m.Value = sk.Value
@@ -228,7 +228,9 @@ func (s *Store) members(ctx context.Context, conn scim.Connection, gid, op strin
 	return members, err
 }
 
-func (s *Store) queryMembers(ctx context.Context, conn scim.Connection, gid string, keysOnly bool, op string, each func(map[string]types.AttributeValue)) error {
+// queryMembers calls each for the group's member items, at most limit of
+// them (0: all).
+func (s *Store) queryMembers(ctx context.Context, conn scim.Connection, gid string, keysOnly bool, limit int, op string, each func(map[string]types.AttributeValue)) error {
 	in := &dynamodb.QueryInput{
 		TableName:                 s.tableName(),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -240,7 +242,11 @@ func (s *Store) queryMembers(ctx context.Context, conn scim.Connection, gid stri
 		in.ProjectionExpression = aws.String("#sk")
 		in.ExpressionAttributeNames = names(attrPK, attrSK)
 	}
+	seen := 0
 	for {
+		if limit > 0 {
+			in.Limit = aws.Int32(int32(limit - seen))
+		}
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return fmt.Errorf("%s: query members of group %s: %w", op, gid, err)
@@ -248,7 +254,8 @@ func (s *Store) queryMembers(ctx context.Context, conn scim.Connection, gid stri
 		for _, item := range out.Items {
 			each(item)
 		}
-		if len(out.LastEvaluatedKey) == 0 {
+		seen += len(out.Items)
+		if len(out.LastEvaluatedKey) == 0 || (limit > 0 && seen >= limit) {
 			return nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey

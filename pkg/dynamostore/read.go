@@ -63,7 +63,7 @@ func (s *Store) resource(ctx context.Context, conn scim.Connection, rec *record,
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if withMembers && r.Type == scim.GroupResource {
-		if r.Members, err = s.members(ctx, conn, r.ID, op); err != nil {
+		if r.Members, err = s.members(ctx, conn, r.ID, s.memberReadLimit, op); err != nil {
 			return nil, err
 		}
 	}

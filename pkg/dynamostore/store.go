@@ -39,6 +39,9 @@ type Store struct {
 	// running it again is safe.
 	conflictAttempts int
 	conflictBase     time.Duration
+	// memberReadLimit is how many members a group read returns at most
+	// (scim.MaxGroupMembers+1, see scim.Store).
+	memberReadLimit int
 }
 
 // Option configures a Store.
@@ -54,9 +57,13 @@ func WithConflictRetry(attempts int, base time.Duration) Option {
 	}
 }
 
+// WithMemberReadLimit changes how many members a group read returns at
+// most; tests use it to exercise the bound without ten thousand members.
+func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLimit = n } }
+
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond}
+	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1}
 	for _, o := range opts {
 		o(s)
 	}

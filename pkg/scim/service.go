@@ -161,7 +161,19 @@ func (s *Service) Get(ctx context.Context, conn Connection, typ ResourceType, id
 	if err != nil {
 		return nil, wrap("get "+string(typ), err)
 	}
+	if err := checkMemberBound(r); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkMemberBound refuses to show or rewrite a member list that the store
+// cut at MaxGroupMembers: a partial list would be a lie.
+func checkMemberBound(r *Resource) error {
+	if len(r.Members) > MaxGroupMembers {
+		return Errorf(ETooMany, "group %q has more than %d members, too many to return or replace in one response; request it with excludedAttributes=members and change members with PATCH add/remove", r.ID, MaxGroupMembers)
+	}
+	return nil
 }
 
 // Precondition is the version a client requires (If-Match, RFC 7644 §3.14); zero means none.
@@ -223,6 +235,9 @@ func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ Reso
 			return nil, wrap(op, err)
 		}
 		if err := pre.check(cur); err != nil {
+			return nil, err
+		}
+		if err := checkMemberBound(cur); err != nil {
 			return nil, err
 		}
 		ch, err := modify(cur)
@@ -336,6 +351,11 @@ func (s *Service) List(ctx context.Context, conn Connection, typ ResourceType, q
 		if err != nil {
 			return nil, wrap("list "+string(typ), err)
 		}
+		for _, r := range res.Resources {
+			if err := checkMemberBound(r); err != nil {
+				return nil, err
+			}
+		}
 		page := &ListPage{Resources: res.Resources, TotalResults: res.Total, StartIndex: pos.offset + 1}
 		if q.Cursor != nil && res.More && len(res.Resources) > 0 {
 			page.NextCursor = encodeCursor("a:" + res.Resources[len(res.Resources)-1].ID)
@@ -413,6 +433,9 @@ func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceTyp
 		if err != nil {
 			return nil, wrap("filter "+string(typ), err)
 		}
+		if err := checkMemberBound(r); err != nil {
+			return nil, err
+		}
 		if !f.Matches(s.Document(r, q.BaseURL)) {
 			return nil, nil
 		}
@@ -430,6 +453,9 @@ func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceTyp
 			return nil, wrap("filter "+string(typ), err)
 		}
 		for _, r := range res.Resources {
+			if err := checkMemberBound(r); err != nil {
+				return nil, err
+			}
 			if f == nil || f.Matches(s.Document(r, q.BaseURL)) {
 				if !q.WithMembers {
 					r.Members = nil

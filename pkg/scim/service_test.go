@@ -499,3 +499,41 @@ func TestConcurrentPatchesAllApply(t *testing.T) {
 		t.Fatalf("%d patches succeeded but roles = %v, version %v", applied, roles, at(doc, "meta.version"))
 	}
 }
+
+// TestLargeGroupIsBounded: a group read stops at MaxGroupMembers+1 members
+// and answers tooMany rather than a partial list, while PATCH add/remove
+// and excludedAttributes=members keep working at any size.
+func TestLargeGroupIsBounded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var ids []string
+	var members []string
+	for i := range scim.MaxGroupMembers + 1 {
+		res, err := h.svc.Create(ctx, conn, scim.UserResource, []byte(fmt.Sprintf(`{"userName":"u%05d"}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Resource.ID)
+		members = append(members, fmt.Sprintf(`{"value":%q}`, res.Resource.ID))
+	}
+	g := h.create(scim.GroupResource, `{"displayName":"Everyone"}`)
+	if _, err := h.patch(scim.GroupResource, g.ID, `[{"op":"add","path":"members","value":[`+strings.Join(members, ",")+`]}]`); err != nil {
+		t.Fatalf("add %d members: %v", len(members), err)
+	}
+	_, err := h.svc.Get(ctx, conn, scim.GroupResource, g.ID, true)
+	wantCode(t, err, scim.ETooMany)
+	_, err = h.svc.List(ctx, conn, scim.GroupResource, scim.ListQuery{Count: 10, WithMembers: true})
+	wantCode(t, err, scim.ETooMany)
+	_, err = h.patch(scim.GroupResource, g.ID, `[{"op":"replace","path":"members","value":[]}]`)
+	wantCode(t, err, scim.ETooMany)
+	if r, err := h.svc.Get(ctx, conn, scim.GroupResource, g.ID, false); err != nil || len(r.Members) != 0 {
+		t.Fatalf("get without members: %v %v", r, err)
+	}
+	if _, err := h.patch(scim.GroupResource, g.ID, fmt.Sprintf(`[{"op":"remove","path":"members[value eq \"%s\"]"}]`, ids[0])); err != nil {
+		t.Fatalf("remove one member: %v", err)
+	}
+	r, err := h.svc.Get(ctx, conn, scim.GroupResource, g.ID, true)
+	if err != nil || len(r.Members) != scim.MaxGroupMembers {
+		t.Fatalf("at the bound: %d members, %v", len(r.Members), err)
+	}
+}

@@ -72,6 +72,14 @@ type Resource struct {
 	Groups []string
 }
 
+// MaxGroupMembers bounds the members a group read returns. Stores stop
+// reading at MaxGroupMembers+1, so that reading a group costs a bounded
+// number of requests and its response stays well inside Lambda's 6 MB
+// response limit whatever the group's size; the service answers tooMany for
+// a larger group unless the client excludes members. Changing members by
+// PATCH add/remove never reads the member list and works at any size.
+const MaxGroupMembers = 10_000
+
 // Member is one entry of a Group's members attribute.
 type Member struct {
 	Value   string // id of a User of the same connection
@@ -118,7 +126,8 @@ type Store interface {
 	// same atomic step and must be live users.
 	Create(ctx context.Context, r *Resource) error
 	// Get returns a live resource by id. Users always carry Groups; groups
-	// carry Members only when withMembers is true.
+	// carry Members only when withMembers is true, and then at most
+	// MaxGroupMembers+1 of them (in every method that loads members).
 	Get(ctx context.Context, conn Connection, typ ResourceType, id string, withMembers bool) (*Resource, error)
 	// FindByName is a key lookup on the case-insensitive unique name.
 	FindByName(ctx context.Context, conn Connection, typ ResourceType, name string, withMembers bool) (*Resource, error)

@@ -271,11 +271,17 @@ func fillRelations(ctx context.Context, tx *sql.Tx, conn scim.Connection, typ sc
 	// bound-parameter limit.
 	query := `SELECT user_id, group_id, display FROM members
 WHERE tenant = ? AND sso = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, group_id`
+	args := []any{conn.Tenant, conn.SSO, string(idList)}
 	if typ == scim.GroupResource {
-		query = `SELECT user_id, group_id, display FROM members
-WHERE tenant = ? AND sso = ? AND group_id IN (SELECT value FROM json_each(?)) ORDER BY group_id, user_id`
+		// At most scim.MaxGroupMembers+1 members of each group, so that a
+		// group read stays bounded whatever the group's size.
+		query = `SELECT user_id, group_id, display FROM (
+  SELECT user_id, group_id, display, ROW_NUMBER() OVER (PARTITION BY group_id ORDER BY user_id) AS n FROM members
+  WHERE tenant = ? AND sso = ? AND group_id IN (SELECT value FROM json_each(?)))
+WHERE n <= ? ORDER BY group_id, user_id`
+		args = append(args, scim.MaxGroupMembers+1)
 	}
-	rows, err := tx.QueryContext(ctx, query, conn.Tenant, conn.SSO, string(idList))
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("read memberships in %s: %w", conn, err)
 	}
