@@ -34,9 +34,11 @@ func Run(resource httpapi.Resource) {
 }
 
 // New builds the handler of the function serving resource: configuration
-// through getenv, JSON logs to logs. Requests outside resource's routes get
-// the handler's SCIM 404 (or 405 for a wrong method on a known path).
-func New(ctx context.Context, resource httpapi.Resource, getenv func(string) string, logs io.Writer) (http.Handler, error) {
+// through getenv, JSON logs to logs, clientOptions applied to the DynamoDB
+// client (the tests record its calls). Requests outside resource's routes
+// get the handler's SCIM 404 (or 405 for a wrong method on a known path).
+func New(ctx context.Context, resource httpapi.Resource, getenv func(string) string, logs io.Writer,
+	clientOptions ...func(*dynamodb.Options)) (http.Handler, error) {
 	cfg, err := lambdaapi.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -47,7 +49,7 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
 	return httpapi.New(httpapi.Config{
 		Service:         scim.NewService(store),
 		Tokens:          store,
