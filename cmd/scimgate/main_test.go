@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/pkg/dynamotest"
+)
+
+// buildBinary builds the real command once per test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "scimgate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+var (
+	baseURLLine = regexp.MustCompile(`SCIM base URL: (http://\S+)`)
+	tokenLine   = regexp.MustCompile(`Bearer token:\s+(scimgate_\S+)`)
+	servingLine = regexp.MustCompile(`serving SCIM on http://(\S+?)/scim/v2`)
+)
+
+// startServe runs `scimgate serve` on a free port and returns what it printed
+// up to the "serving" line, and its address.
+func startServe(t *testing.T, bin, data string) (banner, addr string) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var b strings.Builder
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve exited early; it printed:\n%s", b.String())
+			}
+			b.WriteString(line + "\n")
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				go func() {
+					for range lines {
+					}
+				}()
+				return b.String(), m[1]
+			}
+		case <-deadline:
+			t.Fatalf("serve did not start; it printed:\n%s", b.String())
+		}
+	}
+}
+
+func get(t *testing.T, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestServeAndTokenCreate: the README's first steps. serve prints a demo
+// connection once, and token create works while serve runs on the same file.
+func TestServeAndTokenCreate(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "nested", "dir", "scimgate.db")
+	banner, addr := startServe(t, bin, data)
+	base := baseURLLine.FindStringSubmatch(banner)
+	token := tokenLine.FindStringSubmatch(banner)
+	if base == nil || token == nil {
+		t.Fatalf("no demo connection in the banner:\n%s", banner)
+	}
+	if status := get(t, base[1]+"/Users", token[1]); status != http.StatusOK {
+		t.Fatalf("demo token: GET /Users = %d", status)
+	}
+
+	cmd := exec.Command(bin, "token", "create", "--tenant", "acme", "--sso", "entra-id", "--data", data)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("token create while serving: %v\n%s", err, stderr.String())
+	}
+	newToken := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(newToken, "scimgate_") || strings.Contains(newToken, "\n") {
+		t.Fatalf("stdout must hold the token alone, got %q", out)
+	}
+	acme := "http://" + addr + "/scim/v2/acme/entra-id"
+	if status := get(t, acme+"/Users", newToken); status != http.StatusOK {
+		t.Fatalf("new token: GET /Users = %d", status)
+	}
+	if status := get(t, base[1]+"/Users", newToken); status != http.StatusUnauthorized {
+		t.Fatalf("acme's token on the demo connection: %d, want 401", status)
+	}
+
+	for _, bad := range [][]string{
+		{"token", "create", "--tenant", "Acme_Corp", "--sso", "okta", "--data", data},
+		{"token", "create", "--tenant", "acme", "--data", data},
+		{"frobnicate"},
+	} {
+		cmd := exec.Command(bin, bad...)
+		out, err := cmd.Output()
+		if err == nil || len(out) != 0 {
+			t.Fatalf("%v: err %v, stdout %q; want a failure and nothing on stdout", bad, err, out)
+		}
+	}
+}
+
+func TestSecondStartPrintsNoDemoToken(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	if out, err := exec.Command(bin, "token", "create", "--tenant", "acme", "--sso", "okta", "--data", data).Output(); err != nil || len(out) == 0 {
+		t.Fatalf("token create on a new store: %v", err)
+	}
+	banner, _ := startServe(t, bin, data)
+	if tokenLine.MatchString(banner) {
+		t.Fatalf("a store that has a connection got a demo token:\n%s", banner)
+	}
+}
+
+// TestTableCreateAndTokenOnDynamoDB runs the admin commands against a local
+// DynamoDB endpoint through the AWS SDK's standard configuration.
+func TestTableCreateAndTokenOnDynamoDB(t *testing.T) {
+	srv := dynamotest.Start(t)
+	bin := buildBinary(t)
+	env := append(os.Environ(),
+		"AWS_ENDPOINT_URL_DYNAMODB="+srv.Endpoint(), "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "SCIMGATE_DYNAMODB_TABLE=scimgate-cli")
+	run := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+		}
+		return string(out)
+	}
+	run("table", "create")
+	run("table", "create") // idempotent
+	if tok := strings.TrimSpace(run("token", "create", "--tenant", "acme", "--sso", "okta")); !strings.HasPrefix(tok, "scimgate_") {
+		t.Fatalf("token %q", tok)
+	}
+}
