@@ -45,11 +45,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	eventFile := fs.String("event", "", "API Gateway HTTP API event, e.g. events/07-users-create.json")
 	varsFlag := fs.String("vars", "", `values of the event's placeholders: "userId=... groupId=..."`)
 	templateFile := fs.String("template", "template.yaml", "the SAM template")
+	printEvent := fs.Bool("print-event", false, "only print the event with its placeholders filled (for sam local invoke)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *function == "" || *eventFile == "" {
-		return errors.New("usage: invoke -function <LogicalId> -event <file> [-vars 'name=value ...']")
+	if *eventFile == "" || (*function == "" && !*printEvent) {
+		return errors.New("usage: invoke -function <LogicalId> -event <file> [-vars 'name=value ...'] | invoke -print-event -event <file> [-vars ...]")
+	}
+	vars, err := parseVars(*varsFlag)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(*eventFile)
+	if err != nil {
+		return err
+	}
+	event, err := localrun.Substitute(raw, vars)
+	if err != nil {
+		return fmt.Errorf("%s: %w; ids are server-assigned: create the resource first (for example events/07-users-create.json), keep the DynamoDB running (see events/README.md) and pass VARS='name=id'", *eventFile, err)
+	}
+	if *printEvent {
+		_, err := fmt.Fprintf(stdout, "%s\n", event)
+		return err
 	}
 
 	tpl, err := samtemplate.Load(*templateFile)
@@ -69,18 +86,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	raw, err := os.ReadFile(*eventFile)
-	if err != nil {
-		return err
-	}
-	vars, err := parseVars(*varsFlag)
-	if err != nil {
-		return err
-	}
-	event, err := localrun.Substitute(raw, vars)
-	if err != nil {
-		return fmt.Errorf("%s: %w; ids are server-assigned: create the resource first (for example events/07-users-create.json), keep the DynamoDB running (see events/README.md) and pass VARS='name=id'", *eventFile, err)
-	}
 	req, err := localrun.ParseRequest(event)
 	if err != nil {
 		return err
