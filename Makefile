@@ -8,7 +8,7 @@
 #   make deploy                                sam build && sam deploy
 
 GO ?= go
-GOBIN ?= $(shell $(GO) env GOPATH)/bin
+GOBIN ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 
 # The Lambda Runtime Interface Emulator, pinned: make invoke and the end-to-end test run the real bootstrap under it.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
@@ -32,6 +32,7 @@ all: build
 # sam build (BuildMethod: makefile) runs `make build-<LogicalId>` with ARTIFACTS_DIR set. One pattern serves every
 # function: build-UsersFunction builds ./functions/users. (Pattern rules cannot be .PHONY; none of these is a file.)
 build-%Function:
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it; make build writes bin/<name>/bootstrap))
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_GOFLAGS) \
 		-o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo '$*' | tr '[:upper:]' '[:lower:]')
 
@@ -40,7 +41,7 @@ build:
 		CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_GOFLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 	@for f in $(FUNCTIONS); do \
-		printf '%-10s bin/%s/bootstrap  %s bytes (linux/%s)\n' $$f $$f $$(wc -c <bin/$$f/bootstrap) $(LAMBDA_GOARCH); \
+		wc -c <bin/$$f/bootstrap | awk -v f=$$f -v a=$(LAMBDA_GOARCH) '{ printf "%-10s bin/%s/bootstrap  %d bytes (%.1f MiB, linux/%s)\n", f, f, $$1, $$1/1048576, a }'; \
 	done
 
 run:
