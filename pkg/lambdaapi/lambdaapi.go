@@ -68,14 +68,25 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 }
 
 // NewLogger returns the functions' JSON logger. With the function's
-// LoggingConfig LogFormat JSON, Lambda passes JSON lines through unchanged
-// and filters them by their "level" field against ApplicationLogLevel; slog's
-// level names (DEBUG, INFO, WARN, ERROR) are Lambda's
-// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html).
-// Every line logged with a request's context also carries the Lambda request
-// id and the X-Ray trace id, which the REPORT line and the trace use.
+// LoggingConfig LogFormat JSON, Lambda filters a custom runtime's JSON lines
+// by their "level" field against ApplicationLogLevel, and takes the line's
+// time from an RFC 3339 "timestamp" field; a line without a valid timestamp
+// is filed as INFO whatever its level
+// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+// So slog's "time" is written as "timestamp"; slog's level names (DEBUG,
+// INFO, WARN, ERROR) are Lambda's. Every line logged with a request's context
+// also carries the Lambda request id and the X-Ray trace id, which the REPORT
+// line and the trace use.
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(invocationHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+	return slog.New(invocationHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				a.Key = "timestamp"
+			}
+			return a
+		},
+	})})
 }
 
 // invocationHandler adds the invocation's ids to each record.

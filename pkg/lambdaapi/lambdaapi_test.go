@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -279,6 +280,14 @@ func TestNewLoggerAddsInvocationIDs(t *testing.T) {
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatalf("want exactly one JSON line, got %q: %v", buf.String(), err)
+	}
+	if ts, ok := line["timestamp"].(string); !ok {
+		t.Errorf("no timestamp in %s", buf.String())
+	} else if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+		t.Errorf("timestamp %q is not RFC 3339: %v", ts, err)
+	}
+	if _, ok := line["time"]; ok {
+		t.Errorf("slog's time key is still there: %s", buf.String())
 	}
 	for k, want := range map[string]any{
 		"level": "INFO", "msg": "request", "aws_request_id": "req-7", "xray_trace_id": "Root=1-abc", "function": "users", "status": 200.0,
