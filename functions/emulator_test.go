@@ -115,6 +115,37 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			fn.LogicalID, info.Size(), ms(initPhase), ms(reportLine))
 	}
 
+	t.Run("a dedicated stack refuses other tenants", func(t *testing.T) {
+		evs, err := localrun.LoadEvents(eventsDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lookup []byte
+		for _, ev := range evs {
+			if expectationName(ev.Name) == "users-lookup-absent" {
+				lookup = ev.Raw
+			}
+		}
+		for tenant, status := range map[string]int{"acme": 404, localrun.DemoTenant: 200} {
+			emu, err := localrun.StartEmulator(ctx, rie, bootstraps["UsersFunction"], append(slicesClone(env), "SCIMGATE_TENANT="+tenant))
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, err := emu.Invoke(ctx, lookup)
+			emu.Stop()
+			if err != nil {
+				t.Fatalf("SCIMGATE_TENANT=%s: %v", tenant, err)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(payload, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != status {
+				t.Errorf("SCIMGATE_TENANT=%s: a request for tenant %s got %d, want %d: %s", tenant, localrun.DemoTenant, resp.StatusCode, status, resp.Body)
+			}
+		}
+	})
+
 	t.Run("missing configuration fails the init phase", func(t *testing.T) {
 		var without []string
 		for _, kv := range env {
