@@ -199,7 +199,7 @@ func (q *request) runBulkOp(op bulkOperation, created map[string]string) *bulkRe
 		if !ok {
 			return bulkError(op, scim.Errorf(scim.EPreconditionFailed, "version %q is not an ETag this server issued", op.Version))
 		}
-		pre = scim.Precondition{Version: v, Set: true}
+		pre = scim.IfMatch(v)
 	}
 	svc := q.h.cfg.Service
 	ctx := q.r.Context()

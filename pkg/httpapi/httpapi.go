@@ -279,8 +279,8 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 		if err != nil {
 			return err
 		}
-		if inm := q.r.Header.Get("If-None-Match"); inm != "" {
-			if v, ok := scim.ParseETag(inm); ok && v == res.Version {
+		for _, tag := range etagList(q.r.Header.Values("If-None-Match")) {
+			if v, ok := scim.ParseETag(tag); tag == "*" || (ok && v == res.Version) {
 				q.w.Header().Set("ETag", scim.ETag(res.Version))
 				q.w.WriteHeader(http.StatusNotModified)
 				return nil
@@ -492,16 +492,36 @@ func (q *request) projection(typ scim.ResourceType) (scim.Projection, error) {
 	return q.h.cfg.Service.ParseProjection(typ, params.Get("attributes"), params.Get("excludedAttributes"))
 }
 
+// precondition reads If-Match: "*" or absent means none; otherwise a list
+// of ETags, of which the resource's must be one (RFC 9110 §13.1.1). Several
+// If-Match headers are one list, as API Gateway's comma-joining makes them.
 func (q *request) precondition() (scim.Precondition, error) {
-	im := strings.TrimSpace(q.r.Header.Get("If-Match"))
-	if im == "" || im == "*" {
-		return scim.Precondition{}, nil
+	var pre scim.Precondition
+	for _, tag := range etagList(q.r.Header.Values("If-Match")) {
+		if tag == "*" {
+			return scim.Precondition{}, nil
+		}
+		v, ok := scim.ParseETag(tag)
+		if !ok {
+			return scim.Precondition{}, scim.Errorf(scim.EPreconditionFailed, "If-Match %q is not an ETag this server issued", tag)
+		}
+		pre.Versions = append(pre.Versions, v)
 	}
-	v, ok := scim.ParseETag(im)
-	if !ok {
-		return scim.Precondition{}, scim.Errorf(scim.EPreconditionFailed, "If-Match %q is not an ETag this server issued", im)
+	return pre, nil
+}
+
+// etagList splits header values into entity tags. ETags are W/"n" here, so
+// a comma never occurs inside one.
+func etagList(values []string) []string {
+	var tags []string
+	for _, v := range values {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				tags = append(tags, tag)
+			}
+		}
 	}
-	return scim.Precondition{Version: v, Set: true}, nil
+	return tags
 }
 
 // body reads a JSON request body, refusing other media types and oversize bodies.

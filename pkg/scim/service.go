@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -176,15 +177,20 @@ func checkMemberBound(r *Resource) error {
 	return nil
 }
 
-// Precondition is the version a client requires (If-Match, RFC 7644 §3.14); zero means none.
+// Precondition is the If-Match of a request (RFC 7644 §3.14, RFC 9110
+// §13.1.1): the versions the client accepts. None means no precondition.
 type Precondition struct {
-	Version int64
-	Set     bool
+	Versions []int64
 }
 
+// IfMatch is a precondition on exactly version v.
+func IfMatch(v int64) Precondition { return Precondition{Versions: []int64{v}} }
+
+func (p Precondition) set() bool { return len(p.Versions) > 0 }
+
 func (p Precondition) check(r *Resource) error {
-	if p.Set && p.Version != r.Version {
-		return Errorf(EPreconditionFailed, "%s %q has version %s, not the version given in If-Match; fetch it again", r.Type, r.ID, ETag(r.Version))
+	if p.set() && !slices.Contains(p.Versions, r.Version) {
+		return Errorf(EPreconditionFailed, "%s %q has version %s, not a version given in If-Match; fetch it again", r.Type, r.ID, ETag(r.Version))
 	}
 	return nil
 }
@@ -261,8 +267,8 @@ func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ Reso
 			}
 			return next, nil
 		}
-		if ErrorCodeOf(err) != EConflict || pre.Set {
-			if pre.Set && ErrorCodeOf(err) == EConflict {
+		if ErrorCodeOf(err) != EConflict || pre.set() {
+			if pre.set() && ErrorCodeOf(err) == EConflict {
 				return nil, Errorf(EPreconditionFailed, "%s %q changed since the version given in If-Match", typ, id)
 			}
 			return nil, wrap(op, err)
@@ -286,7 +292,7 @@ func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType,
 		if err == nil {
 			return nil
 		}
-		if ErrorCodeOf(err) != EConflict || pre.Set {
+		if ErrorCodeOf(err) != EConflict || pre.set() {
 			return wrap("delete "+string(typ), err)
 		}
 	}

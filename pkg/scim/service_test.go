@@ -455,13 +455,13 @@ func TestPreconditions(t *testing.T) {
 	ctx := context.Background()
 	u := h.user("ada@example.com")
 	body := []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"x"}]}`)
-	_, err := h.svc.Patch(ctx, conn, scim.UserResource, u.ID, body, scim.Precondition{Version: 7, Set: true})
+	_, err := h.svc.Patch(ctx, conn, scim.UserResource, u.ID, body, scim.IfMatch(7))
 	wantCode(t, err, scim.EPreconditionFailed)
-	res, err := h.svc.Patch(ctx, conn, scim.UserResource, u.ID, body, scim.Precondition{Version: 1, Set: true})
+	res, err := h.svc.Patch(ctx, conn, scim.UserResource, u.ID, body, scim.IfMatch(1))
 	if err != nil || res.Version != 2 {
 		t.Fatalf("patch with current If-Match: %v %v", res, err)
 	}
-	wantCode(t, h.svc.Delete(ctx, conn, scim.UserResource, u.ID, scim.Precondition{Version: 1, Set: true}), scim.EPreconditionFailed)
+	wantCode(t, h.svc.Delete(ctx, conn, scim.UserResource, u.ID, scim.IfMatch(1)), scim.EPreconditionFailed)
 	_, err = h.svc.Replace(ctx, conn, scim.UserResource, u.ID, []byte(`{"userName":"ada@example.com","id":"someone-else"}`), scim.Precondition{})
 	wantCode(t, err, scim.EMutability)
 }
