@@ -1,7 +1,7 @@
 # scimgate: build, test, run locally, invoke a Lambda function locally, deploy with AWS SAM.
 #
 #   make run                                   serve SCIM locally on the embedded store
-#   make test                                  vet, template lint, every test
+#   make test                                  vet, template lint, every test, brief fuzzing
 #   make build                                 the Lambda functions for AWS (linux/arm64) into bin/<name>/bootstrap
 #   make invoke FUNCTION=UsersFunction EVENT=events/07-users-create.json
 #                                              run one function under the Lambda Runtime Interface Emulator
@@ -22,10 +22,11 @@ FUNCTIONS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_GOARCH ?= arm64
 
-# Hook for a brief fuzzing step after the tests, e.g. FUZZ='go test ./pkg/scim -run ^$$ -fuzz FuzzFilter -fuzztime 10s'.
-FUZZ ?=
+# The fuzz targets make test runs briefly (go test fuzzes one target per run); make fuzz FUZZTIME=10m for longer.
+FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation
+FUZZTIME ?= 10s
 
-.PHONY: all build run test bench lint tools invoke deploy clean
+.PHONY: all build run test fuzz bench lint tools invoke deploy clean
 
 all: build
 
@@ -56,7 +57,12 @@ test: tools
 	$(GO) vet ./...
 	cfn-lint template.yaml
 	$(GO) test ./... -count=1
-	$(FUZZ)
+	$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		$(GO) test ./pkg/scim -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
