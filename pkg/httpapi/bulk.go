@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -255,15 +254,9 @@ func bulkTarget(path string) (scim.ResourceType, string, error) {
 	return "", "", scim.Errorf(scim.EInvalidPath, "bulk path %q has too many segments", path)
 }
 
+// bulkError is a failed operation's result: its status and the same error
+// message a single request would get (RFC 7644 §3.7.3).
 func bulkError(op bulkOperation, err error) *bulkResult {
-	status, scimType := statusOf(scim.ErrorCodeOf(err))
-	resp := map[string]any{
-		"schemas": []any{scim.ErrorSchema},
-		"status":  strconv.Itoa(status),
-		"detail":  scim.ErrorDetailOf(err),
-	}
-	if scimType != "" {
-		resp["scimType"] = scimType
-	}
-	return &bulkResult{Method: strings.ToUpper(op.Method), BulkID: op.BulkID, Status: fmt.Sprint(status), Response: resp}
+	status, body := errorBody(err)
+	return &bulkResult{Method: strings.ToUpper(op.Method), BulkID: op.BulkID, Status: strconv.Itoa(status), Response: body}
 }

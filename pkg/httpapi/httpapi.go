@@ -299,7 +299,7 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 		logOf(q.r.Context()).resourceID = out.Resource.ID
 		q.w.Header().Set("Location", q.location(out.Resource))
 		return q.writeResource(http.StatusCreated, out.Resource, scim.Projection{})
-	case rt.Method == "PUT":
+	case rt.Method == "PUT" || rt.Method == "PATCH":
 		body, err := q.body()
 		if err != nil {
 			return err
@@ -308,23 +308,16 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 		if err != nil {
 			return err
 		}
-		res, err := svc.Replace(q.r.Context(), q.conn, typ, id, body, pre)
+		update := svc.Replace
+		if rt.Method == "PATCH" {
+			update = svc.Patch
+		}
+		res, err := update(q.r.Context(), q.conn, typ, id, body, pre)
 		if err != nil {
 			return err
 		}
-		return q.writeResource(http.StatusOK, res, scim.Projection{})
-	case rt.Method == "PATCH":
-		body, err := q.body()
-		if err != nil {
-			return err
-		}
-		pre, err := q.precondition()
-		if err != nil {
-			return err
-		}
-		res, err := svc.Patch(q.r.Context(), q.conn, typ, id, body, pre)
-		if err != nil {
-			return err
+		if rt.Method == "PUT" {
+			return q.writeResource(http.StatusOK, res, scim.Projection{})
 		}
 		if typ == scim.GroupResource {
 			// A group PATCH reads only the group item, not its possibly huge
@@ -649,9 +642,10 @@ func statusOf(code scim.ErrorCode) (int, string) {
 	return http.StatusInternalServerError, ""
 }
 
-// writeError answers with the SCIM error schema (RFC 7644 §3.12). Internal
-// errors get a generic detail; their cause is in the access log line.
-func writeError(w http.ResponseWriter, err error) {
+// errorBody is the SCIM error message for err (RFC 7644 §3.12) and its
+// status. Internal errors get a generic detail; their cause is in the access
+// log line.
+func errorBody(err error) (int, map[string]any) {
 	status, scimType := statusOf(scim.ErrorCodeOf(err))
 	body := map[string]any{
 		"schemas": []any{scim.ErrorSchema},
@@ -661,5 +655,11 @@ func writeError(w http.ResponseWriter, err error) {
 	if scimType != "" {
 		body["scimType"] = scimType
 	}
+	return status, body
+}
+
+// writeError answers with the SCIM error message for err.
+func writeError(w http.ResponseWriter, err error) {
+	status, body := errorBody(err)
 	_ = writeJSON(w, status, body)
 }

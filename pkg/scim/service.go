@@ -92,11 +92,7 @@ type CreateResult struct {
 // A match with an active user is a 409 uniqueness error, which Okta expects
 // (its SPEC test creates the same user twice).
 func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType, body []byte) (*CreateResult, error) {
-	obj, err := decodeObject(body)
-	if err != nil {
-		return nil, err
-	}
-	n, err := s.schemas.normalizeResource(typ, obj)
+	_, n, err := s.decodeResource(typ, body)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +132,19 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 		}
 	}
 	return nil, VersionConflictError(typ, "")
+}
+
+// decodeResource parses and validates a POST or PUT body.
+func (s *Service) decodeResource(typ ResourceType, body []byte) (map[string]any, *normalized, error) {
+	obj, err := decodeObject(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := s.schemas.normalizeResource(typ, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	return obj, n, nil
 }
 
 func (s *Service) findForReactivation(ctx context.Context, conn Connection, r *Resource) (*Resource, error) {
@@ -198,11 +207,7 @@ func (p Precondition) check(r *Resource) error {
 // Replace handles PUT (RFC 7644 §3.5.1): the body replaces the resource's
 // attributes; readOnly attributes in it (Okta sends id, meta and groups) are ignored.
 func (s *Service) Replace(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (*Resource, error) {
-	obj, err := decodeObject(body)
-	if err != nil {
-		return nil, err
-	}
-	n, err := s.schemas.normalizeResource(typ, obj)
+	obj, n, err := s.decodeResource(typ, body)
 	if err != nil {
 		return nil, err
 	}
