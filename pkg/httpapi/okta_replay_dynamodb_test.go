@@ -28,5 +28,5 @@ func dynamoStores(t *testing.T) stores {
 // TestOktaReplayDynamoDB replays the Okta traffic on the store Lambda uses,
 // so that both stores answer Okta identically.
 func TestOktaReplayDynamoDB(t *testing.T) {
-	replayOkta(t, dynamoStores)
+	replayFixtures(t, oktaTraffic(), dynamoStores)
 }
