@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -110,6 +111,53 @@ func FuzzPatchOperation(f *testing.F) {
 			}
 			if err != nil && ErrorCodeOf(err) == EInternal {
 				t.Fatalf("%s on %s: internal error %v", body, typ, err)
+			}
+		}
+	})
+}
+
+func TestMemberIDsFromPath(t *testing.T) {
+	tests := []struct {
+		path string
+		ids  []string
+		ok   bool
+	}{
+		{`members[value eq "2819c223"]`, []string{"2819c223"}, true},
+		{`Members[ Value EQ "a-b" ]`, []string{"a-b"}, true},
+		{`members[value eq "a" or value eq "b"]`, []string{"a", "b"}, true},
+		{`members[value eq "a\"b"]`, []string{`a\"b`}, true},
+		{`members[display eq "a"]`, nil, false},
+		{`members[value eq "a" and display eq "x"]`, nil, false},
+		{`members[value co "a"]`, nil, false},
+		{`members`, nil, false},
+	}
+	for _, tc := range tests {
+		ids, ok := memberIDsFromPath(tc.path)
+		if ok != tc.ok || (ok && !slices.Equal(ids, tc.ids)) {
+			t.Errorf("%s: %v %v, want %v %v", tc.path, ids, ok, tc.ids, tc.ok)
+		}
+	}
+}
+
+// BenchmarkParse measures the per-request CPU of parsing what IdPs send most.
+func BenchmarkParse(b *testing.B) {
+	svc := NewService(nil)
+	b.Run("FilterUserNameEq", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := svc.CompileFilter(UserResource, `userName eq "bjensen@example.com"`); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("PatchRemoveMember", func(b *testing.B) {
+		body := []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"2819c223-7f76-453a-919d-413861904646\"]"}]}`)
+		for b.Loop() {
+			ops, err := parsePatch(body)
+			if err != nil || needsAllMembers(ops) {
+				b.Fatal(err)
+			}
+			if _, ok := memberIDsFromPath(ops[0].path); !ok {
+				b.Fatal("not a member path")
 			}
 		}
 	})

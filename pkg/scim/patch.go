@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -122,6 +123,11 @@ func isMembersPath(path string) bool {
 // memberIDsFromPath extracts ids from members[value eq "a"] and
 // members[value eq "a" or value eq "b"], the forms Okta and Entra send.
 func memberIDsFromPath(path string) ([]string, bool) {
+	// The single-id form is what Okta sends once per removed member; matching
+	// it directly spares the general parser's thousands of allocations.
+	if m := singleMemberPath.FindStringSubmatch(path); m != nil {
+		return []string{m[1]}, true
+	}
 	p, err := filter.ParsePath([]byte(path))
 	if err != nil || p.ValueExpression == nil || p.SubAttribute != nil {
 		return nil, false
@@ -144,6 +150,9 @@ func memberIDsFromPath(path string) ([]string, bool) {
 	}
 	return ids, walk(p.ValueExpression)
 }
+
+// singleMemberPath matches members[value eq "<id>"] with an id free of quotes and escapes.
+var singleMemberPath = regexp.MustCompile(`^(?i:members)\[\s*(?i:value)\s+(?i:eq)\s+"([^"\\]+)"\s*\]$`)
 
 // memberSet tracks a group's membership through a PATCH. When the full list
 // is known it is edited directly; otherwise only the changes are recorded.
