@@ -23,7 +23,7 @@ LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_GOARCH ?= arm64
 
 # The fuzz targets make test runs briefly (go test fuzzes one target per run); make fuzz FUZZTIME=10m for longer.
-FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation
+FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation FuzzSimpleExpression
 FUZZTIME ?= 10s
 
 .PHONY: all build run test fuzz bench lint tools invoke deploy clean

@@ -2,8 +2,12 @@ package scim
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 )
 
 // The fuzz targets check that nothing a client sends as a filter or a PATCH
@@ -159,6 +163,57 @@ func BenchmarkParse(b *testing.B) {
 			if _, ok := memberIDsFromPath(ops[0].path); !ok {
 				b.Fatal("not a member path")
 			}
+		}
+	})
+}
+
+// TestSimpleExpressionMatchesParser: the fast path for `attr op "value"`
+// must build exactly the expression the general parser builds.
+func TestSimpleExpressionMatchesParser(t *testing.T) {
+	for _, raw := range []string{
+		`userName eq "bjensen@example.com"`,
+		`externalId EQ "00u1"`,
+		`emails.value co "@example.com"`,
+		`name.familyName sw "O'Malley"`,
+		`displayName ne ""`,
+		`meta.lastModified gt "2011-05-13T04:42:34Z"`,
+		`userName eq "with spaces and (parens) and [brackets]"`,
+	} {
+		checkSimpleExpression(t, raw)
+	}
+}
+
+func checkSimpleExpression(t *testing.T, raw string) {
+	t.Helper()
+	fast, ok := simpleExpression(raw)
+	if !ok {
+		t.Fatalf("%q: fast path did not apply", raw)
+	}
+	parsed, err := filter.ParseFilter([]byte(raw))
+	if err != nil {
+		t.Fatalf("%q: parser refused what the fast path accepted: %v", raw, err)
+	}
+	p, ok := parsed.(*filter.AttributeExpression)
+	if !ok {
+		t.Fatalf("%q: parser built %T", raw, parsed)
+	}
+	p.Operator = filter.CompareOperator(strings.ToLower(string(p.Operator)))
+	if !reflect.DeepEqual(fast, p) {
+		t.Fatalf("%q:\nfast   %#v\nparser %#v", raw, fast, p)
+	}
+}
+
+func FuzzSimpleExpression(f *testing.F) {
+	f.Add("userName", "", "eq", "bjensen")
+	f.Add("emails", "value", "co", "@x")
+	f.Fuzz(func(t *testing.T, attr, sub, op, value string) {
+		raw := attr
+		if sub != "" {
+			raw += "." + sub
+		}
+		raw += " " + op + ` "` + value + `"`
+		if _, ok := simpleExpression(raw); ok {
+			checkSimpleExpression(t, raw)
 		}
 	})
 }
