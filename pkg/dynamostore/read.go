@@ -115,23 +115,17 @@ func (s *Store) findByGuard(ctx context.Context, conn scim.Connection, typ scim.
 
 // List queries one page in id order. Offset is skipped with COUNT queries
 // (no items returned, https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html#DDB-Query-request-Select),
-// and Total comes from the connection's counter item: a page costs one
-// GetItem and one Query per 1 MB, whatever the connection's size.
+// and Total comes from the connection's counter shards: a page costs one
+// Query for the count and one per 1 MB of page, whatever the connection's size.
 func (s *Store) List(ctx context.Context, conn scim.Connection, typ scim.ResourceType, opts scim.ListOptions) (*scim.ListResult, error) {
 	op := "list " + noun(typ) + "s"
 	pk, err := connPK(conn)
 	if err != nil {
 		return nil, err
 	}
-	counter, err := s.getItem(ctx, pk, counterSK(typ), op)
-	if err != nil {
-		return nil, err
-	}
 	res := &scim.ListResult{Resources: []*scim.Resource{}}
-	if n, ok := counter[attrCount].(*types.AttributeValueMemberN); ok {
-		if _, err := fmt.Sscan(n.Value, &res.Total); err != nil {
-			return nil, fmt.Errorf("%s: decode counter %q: %w", op, n.Value, err)
-		}
+	if res.Total, err = s.count(ctx, pk, typ, op); err != nil {
+		return nil, err
 	}
 
 	page := &dynamodb.QueryInput{
@@ -215,4 +209,33 @@ func (s *Store) List(ctx context.Context, conn scim.Connection, typ scim.Resourc
 		res.Resources = append(res.Resources, r)
 	}
 	return res, nil
+}
+
+// count sums typ's counter shards in pk: one Query of at most 16 small items.
+func (s *Store) count(ctx context.Context, pk string, typ scim.ResourceType, op string) (int, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                s.tableName(),
+		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames: names(attrPK, attrSK),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(pk), ":prefix": str(counterPrefix(typ)),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: count: %w", op, err)
+	}
+	total := 0
+	for _, item := range out.Items {
+		n, ok := item[attrCount].(*types.AttributeValueMemberN)
+		if !ok {
+			continue
+		}
+		var shard int
+		if _, err := fmt.Sscan(n.Value, &shard); err != nil {
+			return 0, fmt.Errorf("%s: decode counter %q: %w", op, n.Value, err)
+		}
+		total += shard
+	}
+	return total, nil
 }

@@ -5,6 +5,7 @@ package dynamostore
 
 import (
 	"context"
+	"hash/crc32"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -124,7 +125,21 @@ func nameGuardSK(typ scim.ResourceType, name string) string {
 	return typeLetter(typ) + "N#" + scim.NameKey(name)
 }
 func extGuardSK(typ scim.ResourceType, ext string) string { return typeLetter(typ) + "X#" + ext }
-func counterSK(typ scim.ResourceType) string              { return "N#" + typeLetter(typ) }
+
+// counterShards spreads a connection's resource count over 16 items, so that
+// concurrent creates (an IdP's first sync) rarely touch the same item:
+// DynamoDB cancels concurrent transactions on one item with
+// TransactionConflict. A list sums them with one Query.
+const counterShards = 16
+
+// counterPrefix is the sort-key prefix of typ's counter shards.
+func counterPrefix(typ scim.ResourceType) string { return "N#" + typeLetter(typ) + "#" }
+
+// counterSK is the counter shard that the resource id counts in.
+func counterSK(typ scim.ResourceType, id string) string {
+	// CRC-32 spreads even ids that differ in a single character evenly.
+	return fmt.Sprintf("%s%x", counterPrefix(typ), crc32.ChecksumIEEE([]byte(id))%counterShards)
+}
 
 const connectionSK = "CONN"
 

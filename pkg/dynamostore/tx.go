@@ -158,8 +158,8 @@ func (s *Store) guardRelease(pk, sk, ownerID string) txItem {
 		map[string]types.AttributeValue{":id": str(ownerID)})}
 }
 
-// counterAdd moves a connection's resource count by delta.
-func (s *Store) counterAdd(pk string, typ scim.ResourceType, delta int64) txItem {
-	return txItem{write: updateItem(s.tableName(), key(pk, counterSK(typ)), "ADD #n :d", "",
+// counterAdd moves a connection's resource count by delta, in the shard of id.
+func (s *Store) counterAdd(pk string, typ scim.ResourceType, id string, delta int64) txItem {
+	return txItem{write: updateItem(s.tableName(), key(pk, counterSK(typ, id)), "ADD #n :d", "",
 		names(attrCount), map[string]types.AttributeValue{":d": num(delta)})}
 }

@@ -60,7 +60,7 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	if r.ExternalID != "" {
 		items = append(items, s.guardPut(pk, extGuardSK(r.Type, r.ExternalID), r.ID, roleExtGuard))
 	}
-	items = append(items, s.counterAdd(pk, r.Type, +1))
+	items = append(items, s.counterAdd(pk, r.Type, r.ID, +1))
 
 	var members []scim.Member
 	if r.Type == scim.GroupResource {
@@ -394,7 +394,7 @@ func (s *Store) tombstone(ctx context.Context, pk string, rec *record, at time.T
 	if rec.Ext != "" {
 		items = append(items, s.guardRelease(pk, extGuardSK(typ, rec.Ext), rec.ID))
 	}
-	items = append(items, s.counterAdd(pk, typ, -1))
+	items = append(items, s.counterAdd(pk, typ, rec.ID, -1))
 	failures, err := s.transact(ctx, op, items)
 	if err != nil {
 		return false, err
