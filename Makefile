@@ -26,7 +26,7 @@ LAMBDA_GOARCH ?= arm64
 FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation FuzzSimpleExpression
 FUZZTIME ?= 10s
 
-.PHONY: all build run test fuzz bench lint tools invoke deploy clean
+.PHONY: all build run test fuzz bench lint fmtcheck tools invoke deploy clean
 
 all: build
 
@@ -53,7 +53,7 @@ tools: $(RIE)
 $(RIE):
 	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-test: tools
+test: tools fmtcheck
 	$(GO) vet ./...
 	cfn-lint template.yaml
 	$(GO) test ./... -count=1
@@ -67,11 +67,13 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-lint:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
-		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+lint: fmtcheck
 	$(GO) vet ./...
 	cfn-lint template.yaml
+
+fmtcheck:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 # Builds FUNCTION's bootstrap for this machine, runs it under the emulator against a local DynamoDB (moto_server,
 # started unless AWS_ENDPOINT_URL_DYNAMODB points at one), seeds the demo token, sends EVENT and prints the

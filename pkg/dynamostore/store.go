@@ -5,9 +5,9 @@ package dynamostore
 
 import (
 	"context"
-	"hash/crc32"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"time"
 

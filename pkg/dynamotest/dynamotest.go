@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,7 +32,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/subprocess"
 )
 
 // Command is the moto server executable looked up on PATH.
@@ -54,9 +53,7 @@ const startTimeout = 60 * time.Second
 // Server is a running moto_server on a loopback port.
 type Server struct {
 	endpoint string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	output   *tailBuffer
+	proc     *subprocess.Process
 	tables   atomic.Int64
 	requests sync.Mutex // see Client
 }
@@ -94,41 +91,20 @@ func StartProcess() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := subprocess.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{
-		endpoint: fmt.Sprintf("http://127.0.0.1:%d", port),
-		exited:   make(chan struct{}),
-		output:   &tailBuffer{limit: 16 << 10},
+	proc, err := subprocess.Start(exec.Command(path, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), &subprocess.Buffer{Limit: 16 << 10})
+	if err != nil {
+		return nil, err
 	}
-	srv.cmd = exec.Command(path, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	srv.cmd.Stdout = srv.output
-	srv.cmd.Stderr = srv.output
-	// Its own process group, so that Stop also ends anything moto spawned.
-	srv.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := srv.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", Command, err)
-	}
-	go func() {
-		_ = srv.cmd.Wait()
-		close(srv.exited)
-	}()
+	srv := &Server{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), proc: proc}
 	if err := srv.waitReady(); err != nil {
 		srv.Stop()
-		return nil, fmt.Errorf("%w; %s output:\n%s", err, Command, srv.output)
+		return nil, fmt.Errorf("%w; %s output:\n%s", err, Command, proc.Output())
 	}
 	return srv, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) waitReady() error {
@@ -136,7 +112,7 @@ func (s *Server) waitReady() error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
+		case <-s.proc.Exited():
 			return errors.New(Command + " exited during start-up")
 		default:
 		}
@@ -153,21 +129,7 @@ func (s *Server) waitReady() error {
 }
 
 // Stop ends the server's process group and waits for it to exit.
-func (s *Server) Stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	pgid := s.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-s.exited
-	}
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Endpoint is the server's base URL.
 func (s *Server) Endpoint() string { return s.endpoint }
@@ -284,28 +246,4 @@ func (sh *Shared) Close() {
 	if sh.srv != nil {
 		sh.srv.Stop()
 	}
-}
-
-// tailBuffer keeps the last limit bytes written to it: moto logs every
-// request, and only the end matters when it fails to start.
-type tailBuffer struct {
-	mu    sync.Mutex
-	limit int
-	buf   []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.limit; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

@@ -52,7 +52,7 @@ func TestStopEndsTheProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	pid := srv.cmd.Process.Pid
+	pid := srv.proc.Pid()
 	srv.Stop()
 	srv.Stop() // twice is harmless
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
@@ -139,14 +139,5 @@ func TestOneAtATime(t *testing.T) {
 	wg.Wait()
 	if p := peak.Load(); p != 1 {
 		t.Fatalf("%d requests in flight at once, want 1", p)
-	}
-}
-
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	b := &tailBuffer{limit: 8}
-	b.Write([]byte("0123456789"))
-	b.Write([]byte("ab"))
-	if got := b.String(); got != "456789ab" {
-		t.Fatalf("tail = %q, want %q", got, "456789ab")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/scimgate/scimgate/pkg/subprocess"
 	"io"
 	"net"
 	"net/http"
@@ -18,8 +19,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -120,10 +119,8 @@ func Seed(ctx context.Context, cli string, env []string) error {
 
 // Emulator is one function's bootstrap running under aws-lambda-rie.
 type Emulator struct {
-	url    string
-	cmd    *exec.Cmd
-	output *syncBuffer
-	exited chan struct{}
+	url  string
+	proc *subprocess.Process
 }
 
 // StartEmulator runs bootstrap under the emulator at rie on two free
@@ -132,37 +129,31 @@ type Emulator struct {
 // the function, as Lambda passes the function's configuration. The caller
 // must Stop it.
 func StartEmulator(ctx context.Context, rie, bootstrap string, env []string) (*Emulator, error) {
-	invokePort, err := freePort()
+	invokePort, err := subprocess.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	runtimePort, err := freePort()
+	runtimePort, err := subprocess.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	// --log-level info: the emulator then logs "INIT REPORT(durationMs: …)",
+	// the time from starting the bootstrap to its first request for work.
+	cmd := exec.Command(rie, "--log-level", "info",
+		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", invokePort),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", runtimePort),
+		bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = env
+	// subprocess gives it its own process group, so that Stop also ends the bootstrap.
+	proc, err := subprocess.Start(cmd, nil)
 	if err != nil {
 		return nil, err
 	}
 	e := &Emulator{
-		url:    fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", invokePort),
-		output: &syncBuffer{},
-		exited: make(chan struct{}),
+		url:  fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", invokePort),
+		proc: proc,
 	}
-	// --log-level info: the emulator then logs "INIT REPORT(durationMs: …)",
-	// the time from starting the bootstrap to its first request for work.
-	e.cmd = exec.Command(rie, "--log-level", "info",
-		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", invokePort),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", runtimePort),
-		bootstrap)
-	e.cmd.Dir = filepath.Dir(bootstrap)
-	e.cmd.Env = env
-	e.cmd.Stdout, e.cmd.Stderr = e.output, e.output
-	// Its own process group, so that Stop also ends the bootstrap.
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", rie, err)
-	}
-	go func() {
-		_ = e.cmd.Wait()
-		close(e.exited)
-	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", invokePort), time.Second)
@@ -171,8 +162,8 @@ func StartEmulator(ctx context.Context, rie, bootstrap string, env []string) (*E
 			return e, nil
 		}
 		select {
-		case <-e.exited:
-			return nil, fmt.Errorf("%s exited during start-up:\n%s", rie, e.output)
+		case <-proc.Exited():
+			return nil, fmt.Errorf("%s exited during start-up:\n%s", rie, proc.Output())
 		case <-ctx.Done():
 			e.Stop()
 			return nil, ctx.Err()
@@ -180,7 +171,7 @@ func StartEmulator(ctx context.Context, rie, bootstrap string, env []string) (*E
 		}
 		if time.Now().After(deadline) {
 			e.Stop()
-			return nil, fmt.Errorf("%s did not listen within 30s:\n%s", rie, e.output)
+			return nil, fmt.Errorf("%s did not listen within 30s:\n%s", rie, proc.Output())
 		}
 	}
 }
@@ -222,7 +213,7 @@ var reportInitDuration = regexp.MustCompile(`REPORT RequestId: \S+\s+Init Durati
 // therefore returned separately as reportLine. ok is false before the
 // first invoke.
 func (e *Emulator) InitDuration() (initPhase, reportLine time.Duration, ok bool) {
-	out := e.output.String()
+	out := e.proc.Output()
 	m := initReport.FindStringSubmatch(out)
 	if m == nil {
 		return 0, 0, false
@@ -240,24 +231,10 @@ func msDuration(ms string) time.Duration {
 }
 
 // Logs returns everything the emulator and the function wrote so far.
-func (e *Emulator) Logs() string { return e.output.String() }
+func (e *Emulator) Logs() string { return e.proc.Output() }
 
 // Stop ends the emulator and the function and waits for them.
-func (e *Emulator) Stop() {
-	select {
-	case <-e.exited:
-		return
-	default:
-	}
-	pgid := e.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-e.exited:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-e.exited
-	}
-}
+func (e *Emulator) Stop() { e.proc.Stop() }
 
 // FunctionEnv is the environment of a locally run function: only what it
 // needs, never the caller's AWS profile or credentials, so that nothing can
@@ -275,31 +252,4 @@ func FunctionEnv(endpoint, table string, extra ...string) []string {
 		"LOG_LEVEL=INFO",
 	}
 	return append(env, extra...)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the emulator's output from two pipes at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
