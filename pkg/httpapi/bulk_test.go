@@ -11,7 +11,10 @@ import (
 // the same request as its members, listed before them), failOnErrors, and
 // the advertised limits.
 func TestBulk(t *testing.T) {
-	srv := newServer(t)
+	forEachStore(t, testBulk)
+}
+
+func testBulk(t *testing.T, srv *testServer) {
 	c := srv.client(t, testConn)
 	body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[
 	  {"method":"POST","path":"/Groups","bulkId":"team","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Tour Guides","members":[{"value":"bulkId:alice"},{"value":"bulkId:bob"}]}},

@@ -11,7 +11,10 @@ import (
 // TestSortCursorAndSearch covers RFC 7644 §3.4.2.3 sorting, RFC 9865 cursor
 // pagination and RFC 7644 §3.4.3 POST .search.
 func TestSortCursorAndSearch(t *testing.T) {
-	srv := newServer(t)
+	forEachStore(t, testSortCursorAndSearch)
+}
+
+func testSortCursorAndSearch(t *testing.T, srv *testServer) {
 	c := srv.client(t, testConn)
 	var ids []string
 	for _, name := range []string{"carol@x.com", "alice@x.com", "bob@x.com", "dave@x.com"} {
