@@ -31,7 +31,9 @@ func filterUsers(t *testing.T, h *harness) map[string]string {
 
 // TestFilters runs filters from RFC 7644 §3.4.2.2 and the forms Okta and
 // Entra send, on the same evaluation both stores use.
-func TestFilters(t *testing.T) {
+func TestFilters(t *testing.T) { onBothStores(t, testFilters) }
+
+func testFilters(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	ids := filterUsers(t, h)
 	bj, js, ada := "bjensen@example.com", "jsmith@example.org", "Ada@Example.com"
@@ -120,7 +122,9 @@ func TestFilterErrors(t *testing.T) {
 	}
 }
 
-func TestGroupFilters(t *testing.T) {
+func TestGroupFilters(t *testing.T) { onBothStores(t, testGroupFilters) }
+
+func testGroupFilters(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	u := h.user("a@x.com")
 	g := h.create(scim.GroupResource, fmt.Sprintf(`{"displayName":"Engineering","externalId":"g-1","members":[{"value":%q}]}`, u.ID))
@@ -145,7 +149,9 @@ func TestGroupFilters(t *testing.T) {
 	}
 }
 
-func TestListPagingAndBounds(t *testing.T) {
+func TestListPagingAndBounds(t *testing.T) { onBothStores(t, testListPagingAndBounds) }
+
+func testListPagingAndBounds(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t, scim.WithMaxFilterScan(4), scim.WithMaxPageSize(3))
 	for i := range 7 {
 		h.user(fmt.Sprintf("user%d@x.com", i))
@@ -246,7 +252,9 @@ func TestFilterTolerance(t *testing.T) {
 	}
 }
 
-func TestEntraWorkEmailFilter(t *testing.T) {
+func TestEntraWorkEmailFilter(t *testing.T) { onBothStores(t, testEntraWorkEmailFilter) }
+
+func testEntraWorkEmailFilter(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	h.create(scim.UserResource, `{"userName":"u1","emails":[{"value":"Test@x.com","type":"work"},{"value":"home@x.com","type":"home"}]}`)
 	tests := []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/dynamotest"
 	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/sqlitestore"
 )
@@ -29,6 +32,14 @@ type harness struct {
 	now time.Time
 }
 
+// harnessFactory builds a harness on a fresh store of one kind.
+type harnessFactory func(t *testing.T, opts ...scim.Option) *harness
+
+var moto dynamotest.Shared
+
+func TestMain(m *testing.M) { os.Exit(moto.Run(m)) }
+
+// newHarness is a harness on the embedded store.
 func newHarness(t *testing.T, opts ...scim.Option) *harness {
 	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "scim.db"))
@@ -36,6 +47,27 @@ func newHarness(t *testing.T, opts ...scim.Option) *harness {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newHarnessOn(t, st, opts...)
+}
+
+// newDynamoHarness is a harness on a table of its own in moto.
+func newDynamoHarness(t *testing.T, opts ...scim.Option) *harness {
+	t.Helper()
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	return newHarnessOn(t, dynamostore.New(client, srv.NewTable(t, client)), opts...)
+}
+
+// onBothStores runs test with harnesses on the embedded store and on
+// DynamoDB: the semantics under test live in the service and the store
+// together, and must be the same on both.
+func onBothStores(t *testing.T, test func(t *testing.T, newHarness harnessFactory)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newHarness) })
+	t.Run("dynamodb", func(t *testing.T) { test(t, newDynamoHarness) })
+}
+
+func newHarnessOn(t *testing.T, st scim.Store, opts ...scim.Option) *harness {
+	t.Helper()
 	h := &harness{t: t, now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	var mu sync.Mutex
 	n := 0
@@ -165,7 +197,9 @@ func TestCreateUserDocument(t *testing.T) {
 	}
 }
 
-func TestCreateRejectsBadInput(t *testing.T) {
+func TestCreateRejectsBadInput(t *testing.T) { onBothStores(t, testCreateRejectsBadInput) }
+
+func testCreateRejectsBadInput(t *testing.T, newHarness harnessFactory) {
 	tests := []struct {
 		name string
 		body string
@@ -213,7 +247,9 @@ func TestEntraBooleanStrings(t *testing.T) {
 // TestReactivation pins the product's assignment semantics: an IdP that
 // re-assigns a user POSTs it again; a deactivated match is reactivated in
 // place, an active match is a conflict.
-func TestReactivation(t *testing.T) {
+func TestReactivation(t *testing.T) { onBothStores(t, testReactivation) }
+
+func testReactivation(t *testing.T, newHarness harnessFactory) {
 	tests := []struct {
 		name      string
 		first     string
@@ -268,6 +304,10 @@ func TestReactivation(t *testing.T) {
 }
 
 func TestDeleteFreesUserNameButKeepsOthers(t *testing.T) {
+	onBothStores(t, testDeleteFreesUserNameButKeepsOthers)
+}
+
+func testDeleteFreesUserNameButKeepsOthers(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	ctx := context.Background()
 	u := h.user("ada@example.com")
@@ -283,7 +323,9 @@ func TestDeleteFreesUserNameButKeepsOthers(t *testing.T) {
 	}
 }
 
-func TestPatchUser(t *testing.T) {
+func TestPatchUser(t *testing.T) { onBothStores(t, testPatchUser) }
+
+func testPatchUser(t *testing.T, newHarness harnessFactory) {
 	tests := []struct {
 		name  string
 		ops   string
@@ -334,7 +376,9 @@ func TestPatchUser(t *testing.T) {
 	}
 }
 
-func TestPatchErrorsChangeNothing(t *testing.T) {
+func TestPatchErrorsChangeNothing(t *testing.T) { onBothStores(t, testPatchErrorsChangeNothing) }
+
+func testPatchErrorsChangeNothing(t *testing.T, newHarness harnessFactory) {
 	tests := []struct {
 		name string
 		ops  string
@@ -384,7 +428,9 @@ func memberValues(doc map[string]any) []string {
 	return ids
 }
 
-func TestGroupMembership(t *testing.T) {
+func TestGroupMembership(t *testing.T) { onBothStores(t, testGroupMembership) }
+
+func testGroupMembership(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	ctx := context.Background()
 	a, b, c := h.user("a@x.com"), h.user("b@x.com"), h.user("c@x.com")
@@ -450,7 +496,9 @@ func TestGroupMembership(t *testing.T) {
 	}
 }
 
-func TestPreconditions(t *testing.T) {
+func TestPreconditions(t *testing.T) { onBothStores(t, testPreconditions) }
+
+func testPreconditions(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	ctx := context.Background()
 	u := h.user("ada@example.com")
@@ -468,7 +516,9 @@ func TestPreconditions(t *testing.T) {
 
 // TestConcurrentPatchesAllApply: PATCHes racing on one user are retried on
 // version conflicts, so none is lost and none overwrites another.
-func TestConcurrentPatchesAllApply(t *testing.T) {
+func TestConcurrentPatchesAllApply(t *testing.T) { onBothStores(t, testConcurrentPatchesAllApply) }
+
+func testConcurrentPatchesAllApply(t *testing.T, newHarness harnessFactory) {
 	h := newHarness(t)
 	u := h.user("ada@example.com")
 	const n = 3
