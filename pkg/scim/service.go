@@ -108,6 +108,7 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 	if typ != UserResource || ErrorCodeOf(err) != EUniqueness {
 		return nil, wrap("create "+string(typ), err)
 	}
+	var lastConflict error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		existing, lookupErr := s.findForReactivation(ctx, conn, r)
 		if lookupErr != nil || existing.Active {
@@ -130,8 +131,9 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 		if ErrorCodeOf(replaceErr) != EConflict {
 			return nil, wrap("reactivate user", replaceErr)
 		}
+		lastConflict = replaceErr // names the user that kept changing
 	}
-	return nil, VersionConflictError(typ, "")
+	return nil, lastConflict
 }
 
 // decodeResource parses and validates a POST or PUT body.
@@ -272,14 +274,25 @@ func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ Reso
 			}
 			return next, nil
 		}
-		if ErrorCodeOf(err) != EConflict || pre.set() {
-			if pre.set() && ErrorCodeOf(err) == EConflict {
-				return nil, Errorf(EPreconditionFailed, "%s %q changed since the version given in If-Match", typ, id)
-			}
-			return nil, wrap(op, err)
+		if err := afterLostRace(op, err, pre, typ, id); err != nil {
+			return nil, err
 		}
 	}
 	return nil, VersionConflictError(typ, id)
+}
+
+// afterLostRace decides what a failed conditional write means: nil to read
+// and try again (another request changed the resource in between), or the
+// error to answer. A client that pinned a version with If-Match gets 412
+// instead of a retry (RFC 7644 §3.14).
+func afterLostRace(op string, err error, pre Precondition, typ ResourceType, id string) error {
+	switch {
+	case ErrorCodeOf(err) != EConflict:
+		return wrap(op, err)
+	case pre.set():
+		return Errorf(EPreconditionFailed, "%s %q changed since the version given in If-Match", typ, id)
+	}
+	return nil
 }
 
 // Delete handles DELETE (RFC 7644 §3.6): the resource leaves the API, its
@@ -297,8 +310,8 @@ func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType,
 		if err == nil {
 			return nil
 		}
-		if ErrorCodeOf(err) != EConflict || pre.set() {
-			return wrap("delete "+string(typ), err)
+		if err := afterLostRace("delete "+string(typ), err, pre, typ, id); err != nil {
+			return err
 		}
 	}
 	return VersionConflictError(typ, id)
@@ -335,10 +348,7 @@ type ListPage struct {
 // the connection's resources page by page, at most maxFilterScan of them,
 // and answers tooMany beyond that, so that no request's cost is unbounded.
 func (s *Service) List(ctx context.Context, conn Connection, typ ResourceType, q ListQuery) (*ListPage, error) {
-	count := q.Count
-	if count < 0 || count > s.maxPageSize {
-		count = s.maxPageSize
-	}
+	count := s.pageSize(q.Count)
 	var f *Filter
 	if q.Filter != "" {
 		var err error
@@ -381,6 +391,14 @@ func (s *Service) List(ctx context.Context, conn Connection, typ ResourceType, q
 		sorter.sort(s, matches, q.BaseURL)
 	}
 	return paginate(matches, pos, count, q.Cursor != nil), nil
+}
+
+// pageSize is count clamped to the maximum page size; -1 (not given) means the maximum.
+func (s *Service) pageSize(count int) int {
+	if count < 0 || count > s.maxPageSize {
+		return s.maxPageSize
+	}
+	return count
 }
 
 // position is where a page starts: an offset, or after an id.
@@ -554,10 +572,7 @@ func (s *Service) SearchAll(ctx context.Context, conn Connection, q ListQuery) (
 	if q.SortBy != "" {
 		return nil, Errorf(EInvalidValue, "sortBy is not supported on a search across resource types; search /Users/.search or /Groups/.search instead")
 	}
-	count := q.Count
-	if count < 0 || count > s.maxPageSize {
-		count = s.maxPageSize
-	}
+	count := s.pageSize(q.Count)
 	pos, err := decodePosition(q, true)
 	if err != nil {
 		return nil, err

@@ -587,3 +587,85 @@ func TestLargeGroupIsBounded(t *testing.T) {
 		t.Fatalf("at the bound: %d members, %v", len(r.Members), err)
 	}
 }
+
+// racingStore makes another writer win between the service's read and its
+// conditional write, once: the write then fails with EConflict.
+type racingStore struct {
+	scim.Store
+	raced bool
+}
+
+func (s *racingStore) race(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string) {
+	if s.raced {
+		return
+	}
+	s.raced = true
+	cur, err := s.Store.Get(ctx, conn, typ, id, false)
+	if err != nil {
+		panic(err)
+	}
+	next := *cur
+	next.Version++
+	if err := s.Store.Replace(ctx, &next, cur.Version); err != nil {
+		panic(err)
+	}
+}
+
+func (s *racingStore) Replace(ctx context.Context, r *scim.Resource, prev int64) error {
+	s.race(ctx, r.Conn, r.Type, r.ID)
+	return s.Store.Replace(ctx, r, prev)
+}
+
+func (s *racingStore) Delete(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, prev int64, at time.Time) error {
+	s.race(ctx, conn, typ, id)
+	return s.Store.Delete(ctx, conn, typ, id, prev, at)
+}
+
+// TestLostRaces: without If-Match a lost race is retried and succeeds; with
+// If-Match it is 412, for updates and deletes alike (RFC 7644 §3.14).
+func TestLostRaces(t *testing.T) {
+	ctx := context.Background()
+	patch := []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"x"}]}`)
+	tests := []struct {
+		name string
+		do   func(svc *scim.Service, id string) error
+		want scim.ErrorCode // "" for success
+	}{
+		{"PATCH retried", func(svc *scim.Service, id string) error {
+			_, err := svc.Patch(ctx, conn, scim.UserResource, id, patch, scim.Precondition{})
+			return err
+		}, ""},
+		{"PATCH with If-Match", func(svc *scim.Service, id string) error {
+			_, err := svc.Patch(ctx, conn, scim.UserResource, id, patch, scim.IfMatch(1))
+			return err
+		}, scim.EPreconditionFailed},
+		{"DELETE retried", func(svc *scim.Service, id string) error {
+			return svc.Delete(ctx, conn, scim.UserResource, id, scim.Precondition{})
+		}, ""},
+		{"DELETE with If-Match", func(svc *scim.Service, id string) error {
+			return svc.Delete(ctx, conn, scim.UserResource, id, scim.IfMatch(1))
+		}, scim.EPreconditionFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			racing := &racingStore{Store: st}
+			h := newHarnessOn(t, racing)
+			u := h.user("ada@example.com")
+			err = tc.do(h.svc, u.ID)
+			if tc.want == "" && err != nil {
+				t.Fatalf("lost race not retried: %v", err)
+			}
+			if tc.want != "" {
+				wantCode(t, err, tc.want)
+			}
+			if !racing.raced {
+				t.Fatalf("the race never happened")
+			}
+		})
+	}
+}
