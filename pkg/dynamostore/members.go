@@ -277,14 +277,7 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 	if len(add) == 0 && len(remove) == 0 {
 		return s.Replace(ctx, group, prevVersion)
 	}
-	pk, err := connPK(group.Conn)
-	if err != nil {
-		return err
-	}
-	if err := checkKeys(group); err != nil {
-		return err
-	}
-	rec, err := newRecord(pk, group)
+	pk, rec, err := writableRecord(group)
 	if err != nil {
 		return err
 	}

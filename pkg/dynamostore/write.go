@@ -17,6 +17,21 @@ import (
 
 func noun(typ scim.ResourceType) string { return strings.ToLower(string(typ)) }
 
+// writableRecord is r as the item it is stored as, in its connection's
+// partition, after checking that its keys fit DynamoDB's limits.
+func writableRecord(r *scim.Resource) (pk string, rec *record, err error) {
+	if pk, err = connPK(r.Conn); err != nil {
+		return "", nil, err
+	}
+	if err = checkKeys(r); err != nil {
+		return "", nil, err
+	}
+	if rec, err = newRecord(pk, r); err != nil {
+		return "", nil, err
+	}
+	return pk, rec, nil
+}
+
 // checkKeys refuses values whose key items DynamoDB would reject, with an
 // error the IdP admin can act on instead of an internal one.
 func checkKeys(r *scim.Resource) error {
@@ -38,14 +53,7 @@ func checkKeys(r *scim.Resource) error {
 // right after the group is created (docs/dynamodb.md, "Create").
 func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	op := "create " + noun(r.Type)
-	pk, err := connPK(r.Conn)
-	if err != nil {
-		return err
-	}
-	if err := checkKeys(r); err != nil {
-		return err
-	}
-	rec, err := newRecord(pk, r)
+	pk, rec, err := writableRecord(r)
 	if err != nil {
 		return err
 	}
@@ -225,14 +233,7 @@ func updateFailure(r *scim.Resource, prev int64, failures []condFailure) error {
 // condition, returns the stored item, and a transaction moves the guards.
 func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64) error {
 	op := "replace " + noun(r.Type)
-	pk, err := connPK(r.Conn)
-	if err != nil {
-		return err
-	}
-	if err := checkKeys(r); err != nil {
-		return err
-	}
-	rec, err := newRecord(pk, r)
+	pk, rec, err := writableRecord(r)
 	if err != nil {
 		return err
 	}
