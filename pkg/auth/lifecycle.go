@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// ConnectionState is whether a connection's tokens open its SCIM base URL.
+type ConnectionState string
+
+const (
+	// StateActive: the connection's valid tokens are accepted.
+	StateActive ConnectionState = "active"
+	// StateDisabled: every SCIM request answers 401, exactly as for an
+	// unknown token, so a caller learns nothing; the data is kept.
+	StateDisabled ConnectionState = "disabled"
+)
+
+// ConnectionRecord is one tenant's SSO connection as the platform manages it.
+type ConnectionRecord struct {
+	Conn    scim.Connection
+	Name    string // optional display name ("Acme Okta")
+	State   ConnectionState
+	Created time.Time
+	// Deleted is set by DeleteConnection: the connection and all its
+	// resources are gone from every API, the data is retained for audit
+	// until PurgeConnection erases it. Zero while live.
+	Deleted time.Time
+}
+
+// TokenInfo is everything known about a token except its secret. The
+// token's public ID is safe to log and show; Hash never leaves the store
+// layer and the admin surfaces never print it.
+type TokenInfo struct {
+	ID          string // public id, unique within the store
+	Hash        string // hex SHA-256 of the secret
+	Conn        scim.Connection
+	Created     time.Time
+	Expires     time.Time // zero: never expires
+	Description string
+	LastUsed    time.Time // zero: never used (tracked coarsely, see TouchToken)
+	Revoked     time.Time // zero: not revoked
+}
+
+// Usable reports whether the token may authenticate a request at now.
+func (t TokenInfo) Usable(now time.Time) bool {
+	return t.Revoked.IsZero() && (t.Expires.IsZero() || now.Before(t.Expires))
+}
+
+// PurgeProgress reports one bounded step of PurgeConnection.
+type PurgeProgress struct {
+	Deleted int  // items (rows) erased by this step
+	Done    bool // nothing of the connection is left
+}
+
+// ConnectionStore persists connections and tokens for the admin operations.
+// Both stores implement it; pkg/storetest holds its contract. Errors are
+// *scim.Error where the caller caused them: ENotFound for an unknown (or
+// deleted) connection or token, EUniqueness for a connection that exists.
+type ConnectionStore interface {
+	// CreateConnection stores a new live connection and its first token in
+	// one atomic step; EUniqueness if the connection exists (live or deleted).
+	CreateConnection(ctx context.Context, c ConnectionRecord, first TokenInfo) error
+	// GetConnection returns a live connection.
+	GetConnection(ctx context.Context, conn scim.Connection) (*ConnectionRecord, error)
+	// ListConnections returns live connections ordered by tenant then sso;
+	// tenant "" lists all.
+	ListConnections(ctx context.Context, tenant string) ([]ConnectionRecord, error)
+	// SetConnectionState disables or enables a live connection.
+	SetConnectionState(ctx context.Context, conn scim.Connection, state ConnectionState) error
+	// DeleteConnection marks a live connection deleted at at: from then on
+	// its tokens never authenticate and its resources are unreachable.
+	DeleteConnection(ctx context.Context, conn scim.Connection, at time.Time) error
+	// PurgeConnection erases at most batch items of the connection
+	// (resources, guards, members, archives, tokens, and finally the
+	// connection itself), live or deleted. Safe to call again after a crash
+	// at any point; call until Done.
+	PurgeConnection(ctx context.Context, conn scim.Connection, batch int) (PurgeProgress, error)
+	// CountResources counts the connection's live users and groups.
+	CountResources(ctx context.Context, conn scim.Connection) (users, groups int, err error)
+
+	// AddToken stores a token for an existing live connection.
+	AddToken(ctx context.Context, t TokenInfo) error
+	// ListTokens lists the connection's tokens (revoked and expired ones
+	// too), oldest first.
+	ListTokens(ctx context.Context, conn scim.Connection) ([]TokenInfo, error)
+	// GetTokenByID returns one token of the connection by public id.
+	GetTokenByID(ctx context.Context, conn scim.Connection, id string) (*TokenInfo, error)
+	// RotateToken adds next and sets the old token's expiry to expires (if
+	// it has none or a later one), in one atomic step.
+	RotateToken(ctx context.Context, conn scim.Connection, oldID string, expires time.Time, next TokenInfo) error
+	// RevokeToken sets the token's revoked time; revoking again keeps the first time.
+	RevokeToken(ctx context.Context, conn scim.Connection, id string, at time.Time) error
+	// TouchToken records a use at at, but only if the stored last-used
+	// time is older than at-granularity: a conditional write that turns at
+	// most one request per token per granularity into a write.
+	TouchToken(ctx context.Context, hash string, at time.Time, granularity time.Duration) error
+}
