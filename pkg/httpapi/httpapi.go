@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"mime"
 	"net/http"
 	"slices"
@@ -638,6 +639,10 @@ func statusOf(code scim.ErrorCode) (int, string) {
 		return http.StatusUnsupportedMediaType, ""
 	case scim.EMethodNotAllowed:
 		return http.StatusMethodNotAllowed, ""
+	case scim.ETooManyRequests:
+		return http.StatusTooManyRequests, ""
+	case scim.EUnavailable:
+		return http.StatusServiceUnavailable, ""
 	}
 	return http.StatusInternalServerError, ""
 }
@@ -661,5 +666,19 @@ func errorBody(err error) (int, map[string]any) {
 // writeError answers with the SCIM error message for err.
 func writeError(w http.ResponseWriter, err error) {
 	status, body := errorBody(err)
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
+	}
 	_ = writeJSON(w, status, body)
+}
+
+// retryAfterSeconds is the wait a back-pressure answer asks for: what the
+// error says, else 1 to 3 seconds, spread so that an IdP's parallel workers
+// do not all come back at the same instant.
+func retryAfterSeconds(err error) int {
+	var ra scim.RetryAfter
+	if errors.As(err, &ra) && ra.RetryAfterSeconds() > 0 {
+		return ra.RetryAfterSeconds()
+	}
+	return 1 + mathrand.IntN(3)
 }

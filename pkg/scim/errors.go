@@ -29,6 +29,8 @@ const (
 	ETooLarge           ErrorCode = "too_large"           // 413
 	EUnsupportedMedia   ErrorCode = "unsupported_media"   // 415
 	EMethodNotAllowed   ErrorCode = "method_not_allowed"  // 405
+	ETooManyRequests    ErrorCode = "too_many_requests"   // 429 + Retry-After: the connection's rate limit
+	EUnavailable        ErrorCode = "unavailable"         // 503 + Retry-After: throttled, contended or out of time; retry later
 	EInternal           ErrorCode = "internal"            // 500, detail never shown to the client
 )
 
@@ -78,3 +80,9 @@ func ErrorDetailOf(err error) string {
 
 // IsNotFound reports whether err means "no such resource".
 func IsNotFound(err error) bool { return ErrorCodeOf(err) == ENotFound }
+
+// RetryAfter is an optional wrapper a store or the service puts around an
+// ETooManyRequests or EUnavailable error to say how many seconds the client
+// should wait; the HTTP layer turns it into the Retry-After header (RFC 9110
+// §10.2.3), which Okta and Entra honour.
+type RetryAfter interface{ RetryAfterSeconds() int }
