@@ -321,6 +321,9 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 	if p.typ == GroupResource && isMembersPath(path) {
 		return p.applyMembers(op, path, value)
 	}
+	if ext := p.s.schemas.extension(p.typ, path); ext != nil {
+		return p.applyExtension(op, ext, value)
+	}
 	parsed, err := filter.ParsePath([]byte(path))
 	if err != nil {
 		return Errorf(EInvalidPath, "operation %d: path %q is not a valid SCIM path (RFC 7644 §3.5.2): %v", op.index, path, err)
@@ -342,6 +345,14 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 	}
 	if top.Mutability == ReadOnly {
 		return Errorf(EMutability, "operation %d: %q is read-only", op.index, top.Name)
+	}
+	if p.typ == UserResource && top.Name == "active" && ref.sub == "" && (op.op == "remove" || value == nil) {
+		// RFC 7643 §4.1.1 leaves an unassigned active to the provider. Here
+		// only active users have access, so unassigned means false: store
+		// false, which GET then returns, rather than let normalization read
+		// the missing value as a new, assigned user's default true.
+		p.doc["active"] = false
+		return nil
 	}
 	container := p.doc
 	if ref.schema != p.s.schemas.core(p.typ).ID {
@@ -414,6 +425,30 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 			mergeInto(container, top.Name, value)
 		} else {
 			container[top.Name] = value
+		}
+	}
+	return nil
+}
+
+// applyExtension handles a path that is an extension's schema URN itself,
+// such as "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": the
+// extension is one complex attribute (RFC 7644 §3.10 attributes are
+// URN-qualified by it). add and replace apply each sub-attribute of the
+// value with the usual rules (RFC 7644 §3.5.2.1, §3.5.2.3: those not given
+// are left unchanged); remove, or a null value, removes the whole extension,
+// and with it its URN from "schemas".
+func (p *patcher) applyExtension(op patchOp, ext *Schema, value any) error {
+	if op.op == "remove" || value == nil {
+		delete(p.doc, ext.ID)
+		return nil
+	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return Errorf(EInvalidValue, "operation %d: the value for path %q must be an object of its attributes, like {\"department\": \"R&D\"}", op.index, ext.ID)
+	}
+	for k, v := range obj {
+		if err := p.applyPath(op, ext.ID+":"+k, v); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -65,6 +65,12 @@ func (s *Service) Document(r *Resource, baseURL string) map[string]any {
 	case UserResource:
 		doc["userName"] = r.Name
 		doc["active"] = r.Active
+		// RFC 7643 §2.5: an empty multi-valued attribute is unassigned, and
+		// unassigned attributes are not returned; neither "groups": [] here
+		// nor "members": [] below.
+		if len(r.Groups) == 0 {
+			break
+		}
 		groups := make([]any, 0, len(r.Groups))
 		ids := append([]string(nil), r.Groups...)
 		sort.Strings(ids)
@@ -78,6 +84,9 @@ func (s *Service) Document(r *Resource, baseURL string) map[string]any {
 		doc["groups"] = groups
 	case GroupResource:
 		doc["displayName"] = r.Name
+		if len(r.Members) == 0 {
+			break
+		}
 		members := make([]any, 0, len(r.Members))
 		for _, m := range r.Members {
 			member := map[string]any{"value": m.Value, "$ref": baseURL + "/Users/" + m.Value, "type": "User"}
