@@ -149,11 +149,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		level := slog.LevelInfo
 		if rl.err != nil {
-			if scim.ErrorCodeOf(rl.err) == scim.EInternal {
+			code := scim.ErrorCodeOf(rl.err)
+			attrs = append(attrs, slog.String("error_code", string(code)))
+			if code == scim.EInternal {
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", rl.err.Error()))
 			} else {
-				attrs = append(attrs, slog.String("error", scim.ErrorDetailOf(rl.err)))
+				// Never the client-facing detail itself: it quotes what the
+				// client sent (userNames, emails, whole filters), and the
+				// log promises no personal data beyond ids.
+				attrs = append(attrs, slog.String("error", scim.LogDetailOf(rl.err)))
 			}
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)

@@ -65,12 +65,22 @@ type stepExpectation struct {
 // every expectation.
 func replayFixtures(t *testing.T, set fixtureSet, newStores storeFactory) {
 	t.Helper()
+	replayFixturesThen(t, set, newStores, nil)
+}
+
+// replayFixturesThen is replayFixtures, calling after (when not nil) with
+// each scenario's finished run, whether or not its steps passed.
+func replayFixturesThen(t *testing.T, set fixtureSet, newStores storeFactory, after func(t *testing.T, r *replay)) {
+	t.Helper()
 	files := fixtureFiles(t, set.dir)
 	for _, file := range files {
 		sc := loadScenario(t, file)
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
 			srv := startServer(t, newStores(t), serverConfig{})
 			r := &replay{srv: srv, token: srv.token(t, testConn), scenario: sc, wirePath: set.wirePath, vars: map[string]string{}}
+			if after != nil {
+				defer after(t, r)
+			}
 			for i, step := range sc.Steps {
 				problems := r.check(t, step)
 				for _, p := range problems {

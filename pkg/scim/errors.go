@@ -3,6 +3,8 @@ package scim
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"sync"
 )
 
 // ErrorCode classifies a failure. Each code maps to one HTTP status and, where
@@ -41,6 +43,9 @@ type Error struct {
 	Code   ErrorCode
 	Detail string
 	Err    error
+	// logDetail is Detail with the values a client sent taken out (see
+	// Errorf), so that logs carry no userName, email or filter text.
+	logDetail string
 }
 
 func (e *Error) Error() string {
@@ -52,9 +57,77 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf builds a client-facing error.
+// Errorf builds a client-facing error. Its detail for the log is the same
+// sentence with every argument that may be a client's value replaced by
+// Redacted: numbers, codes, resource types, scimgate's own schema URNs and
+// ids (UUIDs) stay, any other string or value goes.
 func Errorf(code ErrorCode, format string, args ...any) *Error {
-	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...), logDetail: fmt.Sprintf(format, redactArgs(args)...)}
+}
+
+// Redacted stands in the log for a value a client sent.
+const Redacted = "[redacted]"
+
+func redactArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case int, int32, int64, uint, uint32, uint64, float64, bool, ErrorCode, ResourceType:
+			out[i] = v
+		case string:
+			if idPattern.MatchString(v) || loggableWords()[v] {
+				out[i] = v
+			} else {
+				out[i] = Redacted
+			}
+		default:
+			out[i] = Redacted
+		}
+	}
+	return out
+}
+
+// idPattern matches the ids scimgate assigns and Entra's GUID externalIds:
+// identifiers, not personal data, and what an operator correlates by.
+var idPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// loggableWords are the strings details are built from that are
+// scimgate's own vocabulary, never a client's data: schema URNs, attribute
+// names as the schemas spell them, resource nouns, query parameter names,
+// HTTP methods and the base path.
+var loggableWords = sync.OnceValue(func() map[string]bool {
+	words := map[string]bool{"user": true, "group": true, "/scim/v2": true}
+	for _, w := range []string{
+		UserSchema, GroupSchema, EnterpriseUserSchema, ListResponseSchema, PatchOpSchema, ErrorSchema,
+		SearchRequestSchema, SPConfigSchema, ResourceTypeSchema, SchemaSchema,
+		string(UserResource), string(GroupResource),
+		"attributes", "excludedAttributes", "filter", "sortBy", "sortOrder", "startIndex", "count", "cursor",
+		"GET", "POST", "PUT", "PATCH", "DELETE",
+	} {
+		words[w] = true
+	}
+	var add func(attrs []*Attribute)
+	add = func(attrs []*Attribute) {
+		for _, a := range attrs {
+			words[a.Name] = true
+			add(a.SubAttributes)
+		}
+	}
+	for _, sc := range NewSchemas().All() {
+		add(sc.Attributes)
+	}
+	return words
+})
+
+// LogDetailOf returns what the log may say about err: the detail of the
+// first *Error in its chain without the client's values, or "" when err
+// carries no such detail.
+func LogDetailOf(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	return e.logDetail
 }
 
 // ErrorCodeOf returns the code of the first *Error in err's chain, or
