@@ -2,12 +2,14 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/httpapi"
 )
 
 // TestLogsCarryNoPersonalData replays every recorded Okta and Entra scenario
@@ -147,5 +149,48 @@ func TestErrorLogKeepsCodeAndIDs(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %s:\n%s", want, logs)
 		}
+	}
+}
+
+// TestClientRequestIDLogged: a well-formed X-Request-Id from the caller is
+// logged as client_request_id beside the server's own request_id, which
+// stays the one answered in the response; a malformed one is not logged.
+func TestClientRequestIDLogged(t *testing.T) {
+	tests := []struct {
+		name, sent string
+		logged     bool
+	}{
+		{"uuid", "3f1c2a9e-5b7d-4c1e-9a0b-7e6d5c4b3a21", true},
+		{"token characters", "Root=1-abc;Sampled=0/+_", true},
+		{"the longest accepted", strings.Repeat("a", httpapi.MaxClientRequestIDLength), true},
+		{"too long", strings.Repeat("a", httpapi.MaxClientRequestIDLength+1), false},
+		{"with a space", "two words", false},
+		{"with a tab", "a\tb", false},
+		{"not ASCII", "jürgen", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t)
+			token := srv.token(t, testConn)
+			header := http.Header{"Authorization": {"Bearer " + token}, httpapi.RequestIDHeader: {tc.sent}}
+			resp := srv.send(t, "GET", srv.base(testConn)+"/Users", header, nil)
+			mustStatus(t, resp, http.StatusOK)
+			var line struct {
+				RequestID       string  `json:"request_id"`
+				ClientRequestID *string `json:"client_request_id"`
+			}
+			if err := json.Unmarshal([]byte(strings.TrimSpace(srv.logs.String())), &line); err != nil {
+				t.Fatalf("log: %v\n%s", err, srv.logs.String())
+			}
+			if got := resp.header.Get(httpapi.RequestIDHeader); got == tc.sent || got != line.RequestID {
+				t.Errorf("response X-Request-Id %q, logged request_id %q: the server's own id must be answered", got, line.RequestID)
+			}
+			switch {
+			case tc.logged && (line.ClientRequestID == nil || *line.ClientRequestID != tc.sent):
+				t.Errorf("client_request_id = %v, want %q", line.ClientRequestID, tc.sent)
+			case !tc.logged && line.ClientRequestID != nil:
+				t.Errorf("malformed X-Request-Id logged as %q", *line.ClientRequestID)
+			}
+		})
 	}
 }

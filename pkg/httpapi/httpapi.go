@@ -139,6 +139,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
+		}
+		if cid, ok := clientRequestID(r.Header.Get(RequestIDHeader)); ok {
+			attrs = append(attrs, slog.String("client_request_id", cid))
+		}
+		attrs = append(attrs,
 			slog.String("tenant", rl.conn.Tenant),
 			slog.String("sso", rl.conn.SSO),
 			slog.String("method", r.Method),
@@ -146,7 +151,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("resource_id", rl.resourceID),
 			slog.Int("status", rec.status),
 			slog.Float64("latency_ms", float64(h.cfg.Now().Sub(start).Microseconds())/1000),
-		}
+		)
 		level := slog.LevelInfo
 		if rl.err != nil {
 			code := scim.ErrorCodeOf(rl.err)
@@ -177,6 +182,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
+}
+
+// MaxClientRequestIDLength bounds the caller's X-Request-Id that is logged.
+const MaxClientRequestIDLength = 128
+
+// clientRequestID returns the caller's own X-Request-Id when it is
+// well-formed: 1 to MaxClientRequestIDLength visible ASCII characters, as
+// the UUIDs and tokens clients send are. It is logged as client_request_id
+// beside the server's request_id, so a request can be found from either
+// side; anything else is dropped rather than logged, so that a caller
+// cannot fill the log.
+func clientRequestID(v string) (string, bool) {
+	if v == "" || len(v) > MaxClientRequestIDLength {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '!' || v[i] > '~' {
+			return "", false
+		}
+	}
+	return v, true
 }
 
 // allowedMethods lists the methods the request's path is served with; none
