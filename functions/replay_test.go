@@ -90,6 +90,10 @@ func expectations() map[string]expectation {
 		"bad-token": {status: 401, body: map[string]any{"/schemas/0": errorSchema, "/status": "401"},
 			headers: map[string]string{"WWW-Authenticate": `Bearer realm="scimgate"`}},
 		"other-connection": {status: 401, body: map[string]any{"/schemas/0": errorSchema, "/status": "401"}},
+		// API Gateway routes /Users/ to the /Users route; the handler serves it as /Users.
+		"users-lookup-trailing-slash": {status: 200, body: map[string]any{"/schemas/0": listResponse, "/totalResults": 0}},
+		// /users reaches the catch-all: a 404 that names the right spelling.
+		"users-lowercase": {status: 404, body: map[string]any{"/schemas/0": errorSchema, "/status": "404"}},
 	}
 }
 

@@ -129,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RequestIDHeader, id)
 	rl := &requestLog{}
 	rec := &statusRecorder{ResponseWriter: w}
-	r = r.WithContext(context.WithValue(r.Context(), logKey{}, rl))
+	r = withoutTrailingSlash(r.WithContext(context.WithValue(r.Context(), logKey{}, rl)))
 	defer func() {
 		if p := recover(); p != nil {
 			rl.err = fmt.Errorf("panic: %v", p)
@@ -175,6 +175,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// RFC 9110 §15.5.6: a 405 names the methods the resource supports.
 			rec.Header().Set("Allow", strings.Join(allowed, ", "))
 			rl.err = scim.Errorf(scim.EMethodNotAllowed, "%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+		} else if right, ok := endpointSpelling(r.URL.Path); ok {
+			rl.err = scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s: endpoint names are case-sensitive; use %s", r.URL.Path, right)
 		} else {
 			rl.err = scim.Errorf(scim.ENotFound, "no SCIM endpoint at %s; the base URL looks like https://HOST%s/{tenant}/{sso} followed by /Users, /Groups or a discovery endpoint", r.URL.Path, BasePath)
 		}
@@ -182,6 +184,61 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
+}
+
+// withoutTrailingSlash serves /Users/ as /Users (and so for every route):
+// clients that join a base URL and a path send /Users/?filter=..., and a
+// trailing slash names no other SCIM resource. On AWS, API Gateway already
+// routes /Users/ to the /Users route, with the slash still in rawPath, so
+// the functions need this as much as the local server.
+func withoutTrailingSlash(r *http.Request) *http.Request {
+	p := r.URL.Path
+	if !strings.HasPrefix(p, BasePath+"/") || !strings.HasSuffix(p, "/") {
+		return r
+	}
+	trimmed := strings.TrimRight(p, "/")
+	if len(trimmed) <= len(BasePath) {
+		return r
+	}
+	u := *r.URL
+	u.Path = trimmed
+	if u.RawPath != "" {
+		u.RawPath = strings.TrimRight(u.RawPath, "/")
+	}
+	r.URL = &u // r is already the handler's own shallow copy
+	return r
+}
+
+// endpointNames are the endpoint segments RFC 7644 §3.2 defines, as spelt.
+var endpointNames = []string{"Users", "Groups", "ServiceProviderConfig", "Schemas", "ResourceTypes", "Bulk", ".search"}
+
+// endpointSpelling returns path with its endpoint names spelt as RFC 7644
+// §3.2 spells them, when that differs from path: /users becomes /Users.
+// They are not routed in another case, because API Gateway routes are
+// case-sensitive and would send /users to no function that serves users;
+// the 404 names the right spelling instead, locally and on AWS alike.
+func endpointSpelling(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, BasePath+"/")
+	if !ok {
+		return "", false
+	}
+	segments := strings.Split(rest, "/")
+	if len(segments) < 3 {
+		return "", false
+	}
+	changed := false
+	// The endpoint itself, and the .search under it (/Users/.search).
+	for i := 2; i < len(segments) && i < 4; i++ {
+		for _, name := range endpointNames {
+			if (i == 2 || name == ".search") && segments[i] != name && strings.EqualFold(segments[i], name) {
+				segments[i], changed = name, true
+			}
+		}
+	}
+	if !changed {
+		return "", false
+	}
+	return BasePath + "/" + strings.Join(segments, "/"), true
 }
 
 // MaxClientRequestIDLength bounds the caller's X-Request-Id that is logged.
