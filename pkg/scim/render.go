@@ -133,6 +133,12 @@ func (s *Service) parseAttrList(typ ResourceType, list, param string) ([]attrRef
 		if item == "" {
 			continue
 		}
+		if name, _, isFilter := strings.Cut(item, "["); isFilter {
+			// RFC 7644 §3.4.2.5: attribute names only. A value filter
+			// selects resources (filter=), not the parts of one returned.
+			return nil, Errorf(EInvalidValue, `%s: %q is a value filter, which %s does not take (RFC 7644 §3.4.2.5); give comma-separated attribute names such as %s or %s.value, optionally URN-qualified, and select resources with filter=%s`,
+				param, item, param, name, name, item[:strings.LastIndex(item, "]")+1])
+		}
 		ref, _, err := s.resolvePath(typ, item)
 		if err != nil {
 			return nil, Errorf(EInvalidValue, "%s: %s", param, ErrorDetailOf(err))
