@@ -62,3 +62,22 @@ func firstResource(t *testing.T, list map[string]any) map[string]any {
 	first, _ := resources[0].(map[string]any)
 	return first
 }
+
+// TestEmptyExtensionObject: a POST or PUT whose enterprise extension object
+// is present but empty ({}), as scim2-tester sends it, is a user without
+// the extension, not an error.
+func TestEmptyExtensionObject(t *testing.T) {
+	srv := newServer(t)
+	c := srv.client(t, testConn)
+	body := fmt.Sprintf(`{"schemas":[%q,%q],"userName":"ada@example.com",%q:{}}`, scim.UserSchema, scim.EnterpriseUserSchema, scim.EnterpriseUserSchema)
+	post := c.do(t, "POST", "/Users", body)
+	mustStatus(t, post, http.StatusCreated)
+	id, _ := post.object(t)["id"].(string)
+	put := c.do(t, "PUT", "/Users/"+id, body)
+	mustStatus(t, put, http.StatusOK)
+	for name, doc := range map[string]map[string]any{"POST": post.object(t), "PUT": put.object(t)} {
+		if v, ok := doc[scim.EnterpriseUserSchema]; ok {
+			t.Errorf("%s renders the empty extension: %v", name, v)
+		}
+	}
+}
