@@ -65,6 +65,13 @@ func Errorf(code ErrorCode, format string, args ...any) *Error {
 	return &Error{Code: code, Detail: fmt.Sprintf(format, args...), logDetail: fmt.Sprintf(format, redactArgs(args)...)}
 }
 
+// detailOf is an argument of Errorf that renders as another error's
+// detail: its client-facing detail in Detail, its log detail in the log,
+// so that a detail built on another keeps what may be logged of it.
+type detailOf struct{ err error }
+
+func (d detailOf) String() string { return ErrorDetailOf(d.err) }
+
 // Redacted stands in the log for a value a client sent.
 const Redacted = "[redacted]"
 
@@ -74,6 +81,8 @@ func redactArgs(args []any) []any {
 		switch v := a.(type) {
 		case int, int32, int64, uint, uint32, uint64, float64, bool, ErrorCode, ResourceType:
 			out[i] = v
+		case detailOf:
+			out[i] = LogDetailOf(v.err)
 		case string:
 			if idPattern.MatchString(v) || loggableWords()[v] {
 				out[i] = v

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -30,5 +31,21 @@ func TestLogDetailOf(t *testing.T) {
 				t.Errorf("LogDetailOf = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLogDetailOfNestedDetail: a detail that quotes another error's detail
+// keeps that detail's loggable part, not just "[redacted]".
+func TestLogDetailOfNestedDetail(t *testing.T) {
+	h := newHarness(t)
+	u := h.user("ada@example.com")
+	_, err := h.patch(scim.UserResource, u.ID, `[{"op":"replace","path":"adaLovelace","value":"x"}]`)
+	wantCode(t, err, scim.EInvalidPath)
+	got := scim.LogDetailOf(err)
+	if !strings.HasPrefix(got, "operation 1: attribute ") || strings.Contains(got, "adaLovelace") {
+		t.Errorf("LogDetailOf = %q, want the nested detail with the path redacted", got)
+	}
+	if !strings.Contains(scim.ErrorDetailOf(err), `"adaLovelace"`) {
+		t.Errorf("the client's detail lost the path it names: %q", scim.ErrorDetailOf(err))
 	}
 }

@@ -266,7 +266,7 @@ func (c compiler) resolve(p filter.AttributePath, parent *Attribute, valuePath b
 	}
 	ref, def, err := c.s.resolvePath(c.typ, full)
 	if err != nil {
-		return attrPath{}, nil, Errorf(EInvalidFilter, "%s", ErrorDetailOf(err))
+		return attrPath{}, nil, Errorf(EInvalidFilter, "%s", detailOf{err})
 	}
 	if def.Type == TypeComplex && def.MultiValued && ref.sub == "" && !valuePath {
 		// RFC 7644 §3.4.2.2: a multi-valued complex attribute compared

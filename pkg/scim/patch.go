@@ -337,7 +337,7 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 	}
 	ref, def, err := p.s.resolvePath(p.typ, attrName)
 	if err != nil {
-		return Errorf(EInvalidPath, "operation %d: %s", op.index, ErrorDetailOf(err))
+		return Errorf(EInvalidPath, "operation %d: %s", op.index, detailOf{err})
 	}
 	top := def
 	if ref.sub != "" {
@@ -470,7 +470,7 @@ func (p *patcher) applyFiltered(op patchOp, container map[string]any, top *Attri
 	}
 	cond, err := compiler{s: p.s, typ: p.typ}.compile(parsed.ValueExpression, top)
 	if err != nil {
-		return Errorf(EInvalidPath, "operation %d: %s", op.index, ErrorDetailOf(err))
+		return Errorf(EInvalidPath, "operation %d: %s", op.index, detailOf{err})
 	}
 	items := asList(container[top.Name])
 	matched := false
@@ -567,7 +567,7 @@ func (p *patcher) applyMembers(op patchOp, path string, value any) error {
 		if value != nil {
 			var err error
 			if members, err = parseMembers(value); err != nil {
-				return Errorf(EInvalidValue, "operation %d: %s", op.index, ErrorDetailOf(err))
+				return Errorf(EInvalidValue, "operation %d: %s", op.index, detailOf{err})
 			}
 		}
 		switch op.op {
@@ -607,7 +607,7 @@ func (p *patcher) applyMembers(op patchOp, path string, value any) error {
 	membersAttr := p.s.schemas.Group.Attr("members")
 	cond, err := compiler{s: p.s, typ: GroupResource}.compile(parsed.ValueExpression, membersAttr)
 	if err != nil {
-		return Errorf(EInvalidPath, "operation %d: %s", op.index, ErrorDetailOf(err))
+		return Errorf(EInvalidPath, "operation %d: %s", op.index, detailOf{err})
 	}
 	for id, m := range p.members.current {
 		if cond.eval(map[string]any{"value": m.Value, "display": m.Display, "type": "User"}) {

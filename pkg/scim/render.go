@@ -141,7 +141,7 @@ func (s *Service) parseAttrList(typ ResourceType, list, param string) ([]attrRef
 		}
 		ref, _, err := s.resolvePath(typ, item)
 		if err != nil {
-			return nil, Errorf(EInvalidValue, "%s: %s", param, ErrorDetailOf(err))
+			return nil, Errorf(EInvalidValue, "%s: %s", param, detailOf{err})
 		}
 		refs = append(refs, ref)
 	}

@@ -16,7 +16,7 @@ type sortKey struct {
 func (s *Service) compileSort(typ ResourceType, sortBy string, descending bool) (*sortKey, error) {
 	ref, def, err := s.resolvePath(typ, strings.TrimSpace(sortBy))
 	if err != nil {
-		return nil, Errorf(EInvalidValue, "sortBy: %s", ErrorDetailOf(err))
+		return nil, Errorf(EInvalidValue, "sortBy: %s", detailOf{err})
 	}
 	if def.Type == TypeComplex {
 		if v := def.Sub("value"); v != nil && def.MultiValued && ref.sub == "" {
