@@ -124,6 +124,7 @@ func TestCreateTokenCreatesConnectionAndHidesSecrets(t *testing.T) {
 	if err != nil || c.State != auth.StateActive {
 		t.Fatalf("connection made by token create = %+v, %v", c, err)
 	}
+	f.clock.advance(time.Second) // tokens list oldest first
 	expires, err := admin.ParseExpiry("90d", f.clock.now)
 	if err != nil {
 		t.Fatal(err)
@@ -137,12 +138,13 @@ func TestCreateTokenCreatesConnectionAndHidesSecrets(t *testing.T) {
 	_, err = f.svc.CreateToken(ctx, acme, admin.TokenOptions{Secret: "hunter2"})
 	wantCode(t, err, scim.EInvalidValue)
 	fixture := "scimgate_local-demo-token-0000000000000000000000000000"
+	f.clock.advance(time.Second)
 	if tok, err := f.svc.CreateToken(ctx, acme, admin.TokenOptions{Secret: fixture}); err != nil || tok.Secret != fixture || !f.authenticates(t, acme, fixture) {
 		t.Fatalf("fixture secret: %+v, %v", tok, err)
 	}
 
 	toks, err := f.svc.ListTokens(ctx, acme)
-	if err != nil || len(toks) != 3 || toks[0].ID != first.ID {
+	if err != nil || len(toks) != 3 || toks[0].ID != first.ID || toks[1].ID != second.ID || toks[2].Created.Before(toks[1].Created) {
 		t.Fatalf("tokens = %+v, %v", toks, err)
 	}
 	b, err := json.Marshal(toks)
