@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -54,8 +55,7 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		for _, g := range out.Items {
 			id, _ := g[attrID].(*types.AttributeValueMemberS)
 			if id != nil {
-				n, more, err := s.eraseQueried(ctx, membersPK(conn, id.Value), batch-p.Deleted, nil, op)
-				p.Deleted += n
+				more, err := s.eraseQueried(ctx, membersPK(conn, id.Value), batch-p.Deleted, nil, &p, op)
 				if err != nil || more || p.Deleted >= batch {
 					return p, err
 				}
@@ -63,6 +63,7 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 			if err := s.eraseKeys(ctx, []map[string]types.AttributeValue{{attrPK: g[attrPK], attrSK: g[attrSK]}}, op); err != nil {
 				return p, err
 			}
+			p.Erased.Groups++
 			p.Deleted++
 			if p.Deleted >= batch {
 				return p, nil
@@ -75,8 +76,7 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 	}
 
 	// 2. The rest of the partition but the connection item.
-	n, more, err := s.eraseQueried(ctx, pk, batch-p.Deleted, func(sk string) bool { return sk != connectionSK }, op)
-	p.Deleted += n
+	more, err := s.eraseQueried(ctx, pk, batch-p.Deleted, func(sk string) bool { return sk != connectionSK }, &p, op)
 	if err != nil || more || batch-p.Deleted < 2 {
 		return p, err
 	}
@@ -90,6 +90,7 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		return p, err
 	}
 	if len(failures) == 0 {
+		p.Erased.Other += 2
 		p.Deleted += 2
 	} else if err := s.eraseKeys(ctx, []map[string]types.AttributeValue{key(directoryPK, directorySK(conn))}, op); err != nil {
 		// The connection item is gone already: only a directory entry can be left.
@@ -100,9 +101,9 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 }
 
 // eraseQueried deletes up to limit items of partition pk (those keep
-// accepts, all when nil), reporting how many it deleted and whether the
+// accepts, all when nil), counting them into p, and reports whether the
 // partition may hold more.
-func (s *Store) eraseQueried(ctx context.Context, pk string, limit int, keep func(sk string) bool, op string) (int, bool, error) {
+func (s *Store) eraseQueried(ctx context.Context, pk string, limit int, keep func(sk string) bool, p *auth.PurgeProgress, op string) (bool, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 s.tableName(),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -112,14 +113,26 @@ func (s *Store) eraseQueried(ctx context.Context, pk string, limit int, keep fun
 		ConsistentRead:            aws.Bool(true),
 	}
 	deleted := 0
+	erase := func(keys []map[string]types.AttributeValue, sks []string) error {
+		if err := s.eraseKeys(ctx, keys, op); err != nil {
+			return err
+		}
+		for _, sk := range sks {
+			countErased(&p.Erased, pk, sk)
+		}
+		deleted += len(keys)
+		p.Deleted += len(keys)
+		return nil
+	}
 	for deleted < limit {
 		// One more than needed, for the item keep may pass over.
 		in.Limit = aws.Int32(int32(limit - deleted + 1))
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return deleted, false, fmt.Errorf("%s: query %s: %w", op, pk, err)
+			return false, fmt.Errorf("%s: query %s: %w", op, pk, err)
 		}
 		var keys []map[string]types.AttributeValue
+		var sks []string
 		for _, item := range out.Items {
 			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
 			if sk == nil || (keep != nil && !keep(sk.Value)) {
@@ -127,23 +140,36 @@ func (s *Store) eraseQueried(ctx context.Context, pk string, limit int, keep fun
 			}
 			if len(keys) == limit-deleted {
 				// The budget is spent and this item is left for the next call.
-				if err := s.eraseKeys(ctx, keys, op); err != nil {
-					return deleted, false, err
-				}
-				return limit, true, nil
+				return true, erase(keys, sks)
 			}
 			keys = append(keys, map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]})
+			sks = append(sks, sk.Value)
 		}
-		if err := s.eraseKeys(ctx, keys, op); err != nil {
-			return deleted, false, err
+		if err := erase(keys, sks); err != nil {
+			return false, err
 		}
-		deleted += len(keys)
 		if len(out.LastEvaluatedKey) == 0 {
-			return deleted, false, nil
+			return false, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return deleted, true, nil
+	return true, nil
+}
+
+// countErased counts an erased item by what its key says it is.
+func countErased(c *auth.PurgeCounts, pk, sk string) {
+	switch {
+	case strings.HasPrefix(pk, "M#"):
+		c.Members++
+	case strings.HasPrefix(sk, resourceSK(scim.UserResource, "")), strings.HasPrefix(sk, archiveSK(scim.UserResource, "")):
+		c.Users++
+	case strings.HasPrefix(sk, resourceSK(scim.GroupResource, "")), strings.HasPrefix(sk, archiveSK(scim.GroupResource, "")):
+		c.Groups++
+	case strings.HasPrefix(sk, tokenPrefix):
+		c.Tokens++
+	default:
+		c.Other++
+	}
 }
 
 // eraseKeys deletes items with BatchWriteItem, 25 at a time, retrying

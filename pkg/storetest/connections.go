@@ -434,6 +434,16 @@ func wantPurged(t *testing.T, s ConnectionStores, conn scim.Connection, resource
 	}
 }
 
+// wantErased checks a purge's counts of what populate stored: each item
+// counted once, however the purge was split.
+func wantErased(t *testing.T, got auth.PurgeCounts) {
+	t.Helper()
+	want := auth.PurgeCounts{Users: 6, Groups: 2, Members: 4, Tokens: 3, Other: got.Other}
+	if got != want || got.Other < 1 {
+		t.Fatalf("purge counted %+v, want %+v and the connection among the others", got, want)
+	}
+}
+
 // wantIntact checks that a neighbouring connection lost nothing.
 func wantIntact(t *testing.T, s ConnectionStores, conn scim.Connection, resources []*scim.Resource) {
 	t.Helper()
@@ -467,15 +477,17 @@ func testPurge(t *testing.T, s ConnectionStores, tenant string) {
 
 	const batch = 4
 	total, steps := 0, 0
+	var erased auth.PurgeCounts
 	for {
 		p, err := s.Connections.PurgeConnection(ctx, conn, batch)
 		if err != nil {
 			t.Fatalf("purge step %d: %v", steps+1, err)
 		}
-		if p.Deleted > batch {
-			t.Fatalf("purge step %d erased %d items, more than its batch of %d", steps+1, p.Deleted, batch)
+		if p.Deleted > batch || p.Deleted != p.Erased.Total() {
+			t.Fatalf("purge step %d erased %d items (%+v), with a batch of %d", steps+1, p.Deleted, p.Erased, batch)
 		}
 		total += p.Deleted
+		erased.Add(p.Erased)
 		steps++
 		if p.Done {
 			break
@@ -488,6 +500,7 @@ func testPurge(t *testing.T, s ConnectionStores, tenant string) {
 	if total < 16 || steps < total/batch {
 		t.Fatalf("purge erased %d items in %d steps", total, steps)
 	}
+	wantErased(t, erased)
 	again, err := s.Connections.PurgeConnection(ctx, conn, batch)
 	if err != nil || !again.Done || again.Deleted != 0 {
 		t.Fatalf("purging a purged connection = %+v, %v", again, err)
@@ -509,11 +522,13 @@ func testPurgeResumed(t *testing.T, s ConnectionStores, tenant string) {
 	}
 
 	// Half-way: two small steps, then the purge stops (a crash, a timeout).
+	var erased auth.PurgeCounts
 	for range 2 {
 		p, err := s.Connections.PurgeConnection(ctx, conn, 3)
 		if err != nil || p.Done || p.Deleted == 0 {
 			t.Fatalf("partial purge step = %+v, %v", p, err)
 		}
+		erased.Add(p.Erased)
 	}
 	// Until it is finished, the connection can be found, to resume it.
 	if c, err := s.Connections.LookupConnection(ctx, conn); err != nil || c.Live() {
@@ -525,6 +540,7 @@ func testPurgeResumed(t *testing.T, s ConnectionStores, tenant string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		erased.Add(p.Erased)
 		if p.Done {
 			break
 		}
@@ -532,6 +548,7 @@ func testPurgeResumed(t *testing.T, s ConnectionStores, tenant string) {
 			t.Fatal("resumed purge does not finish")
 		}
 	}
+	wantErased(t, erased)
 	wantIntact(t, s, neighbour, kept)
 	wantPurged(t, s, conn, resources)
 }
