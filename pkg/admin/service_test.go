@@ -94,8 +94,19 @@ func TestCreateConnection(t *testing.T) {
 	wantCode(t, err, scim.EUniqueness)
 	_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "Acme", SSO: "okta"}, "", admin.TokenOptions{})
 	wantCode(t, err, scim.EInvalidValue)
-	_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}, strings.Repeat("n", 201), admin.TokenOptions{})
+	for _, name := range []string{strings.Repeat("n", 201), "Acme\nOkta", "Acme\x1b[31m", "\xff"} {
+		_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}, name, admin.TokenOptions{})
+		wantCode(t, err, scim.EInvalidValue)
+	}
+	_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}, "", admin.TokenOptions{Description: "two\nlines"})
 	wantCode(t, err, scim.EInvalidValue)
+	if _, err := f.svc.GetConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}); scim.ErrorCodeOf(err) != scim.ENotFound {
+		t.Fatalf("a refused create stored the connection: %v", err)
+	}
+	slash := admin.New(admin.Config{Store: f.store, PublicURL: "https://scim.example.com/", Clock: f.clock.Now})
+	if c, err := slash.GetConnection(ctx, acme); err != nil || c.BaseURL != created.BaseURL {
+		t.Fatalf("public URL with a trailing slash: %+v, %v", c, err)
+	}
 
 	list, err := f.svc.ListConnections(ctx, "")
 	if err != nil || len(list) != 1 || list[0].Tenant != "acme" || list[0].BaseURL != created.BaseURL {
