@@ -46,6 +46,10 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		ExpressionAttributeNames:  names(attrPK, attrSK, attrID),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":prefix": str(resourceSK(scim.GroupResource, ""))},
 		ConsistentRead:            aws.Bool(true),
+		// A step erases at most batch groups: reading more would be paid for
+		// (a Query costs the full size of the items read, projection or not)
+		// and read again by the next step.
+		Limit: aws.Int32(int32(batch)),
 	}
 	for {
 		out, err := s.db.Query(ctx, groups)
