@@ -87,7 +87,9 @@ func randomRequestID() string {
 
 // requestLog collects what the access log line reports.
 type requestLog struct {
+	start      time.Time // when the request arrived: the time its token is checked at
 	conn       scim.Connection
+	tokenID    string // public id of the token that authenticated it
 	route      string
 	resourceID string
 	err        error
@@ -127,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	id := h.cfg.NewRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	rl := &requestLog{}
+	rl := &requestLog{start: start}
 	rec := &statusRecorder{ResponseWriter: w}
 	r = withoutTrailingSlash(r.WithContext(context.WithValue(r.Context(), logKey{}, rl)))
 	defer func() {
@@ -146,6 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs,
 			slog.String("tenant", rl.conn.Tenant),
 			slog.String("sso", rl.conn.SSO),
+			slog.String("token_id", rl.tokenID),
 			slog.String("method", r.Method),
 			slog.String("route", rl.route),
 			slog.String("resource_id", rl.resourceID),
@@ -290,7 +293,8 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		rl.conn = conn
-		if err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn); err != nil {
+		tok, err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
+		if err != nil {
 			rl.err = err
 			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
@@ -298,9 +302,13 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			writeError(w, err)
 			return
 		}
+		rl.tokenID = tok.ID
+		// A lagging last-used time must never fail a provisioning request.
+		if err := auth.RecordUse(r.Context(), h.cfg.Tokens, tok, rl.start); err != nil {
+			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
+		}
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, conn)}
-		err := h.dispatch(rt, req)
-		if err != nil {
+		if err := h.dispatch(rt, req); err != nil {
 			rl.err = err
 			writeError(w, err)
 		}
