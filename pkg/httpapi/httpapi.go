@@ -82,11 +82,6 @@ func New(cfg Config) *Handler {
 	if cfg.RoutePrefix == "" {
 		cfg.RoutePrefix = BasePath
 	}
-	if cfg.Authenticate == nil {
-		cfg.Authenticate = func(r *http.Request, conn scim.Connection) error {
-			return auth.Authenticate(r.Context(), cfg.Tokens, r.Header.Get("Authorization"), conn)
-		}
-	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	for _, rt := range Routes() {
 		if cfg.Resources != nil && !slices.Contains(cfg.Resources, rt.Resource) {
@@ -108,7 +103,9 @@ func randomRequestID() string {
 
 // requestLog collects what the access log line reports.
 type requestLog struct {
+	start      time.Time // when the request arrived: the time its token is checked at
 	conn       scim.Connection
+	tokenID    string // public id of the token that authenticated it
 	route      string
 	resourceID string
 	err        error
@@ -148,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	id := h.cfg.NewRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	rl := &requestLog{}
+	rl := &requestLog{start: start}
 	rec := &statusRecorder{ResponseWriter: w}
 	r = r.WithContext(context.WithValue(r.Context(), logKey{}, rl))
 	defer func() {
@@ -162,6 +159,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("request_id", id),
 			slog.String("tenant", rl.conn.Tenant),
 			slog.String("sso", rl.conn.SSO),
+			slog.String("token_id", rl.tokenID),
 			slog.String("method", r.Method),
 			slog.String("route", rl.route),
 			slog.String("resource_id", rl.resourceID),
@@ -223,7 +221,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		rl.conn = conn
-		if err := h.cfg.Authenticate(r, conn); err != nil {
+		if err := h.authenticate(r, conn, rl); err != nil {
 			rl.err = err
 			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
@@ -232,12 +230,29 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
-		err := h.dispatch(rt, req)
-		if err != nil {
+		if err := h.dispatch(rt, req); err != nil {
 			rl.err = err
 			writeError(w, err)
 		}
 	})
+}
+
+// authenticate checks the request's credentials for conn: Config.Authenticate
+// when set, else the bearer token against Tokens, recording its use.
+func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) error {
+	if h.cfg.Authenticate != nil {
+		return h.cfg.Authenticate(r, conn)
+	}
+	tok, err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
+	if err != nil {
+		return err
+	}
+	rl.tokenID = tok.ID
+	// A lagging last-used time must never fail a provisioning request.
+	if err := auth.RecordUse(r.Context(), h.cfg.Tokens, tok, rl.start); err != nil {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
+	}
+	return nil
 }
 
 // request bundles what a handler needs.
