@@ -3,7 +3,10 @@ package admin
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -22,6 +25,7 @@ func New(cfg Config) *Service {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	return &Service{cfg: cfg}
 }
 
@@ -61,11 +65,23 @@ const (
 	maxDescriptionLength = 500
 )
 
+// checkText refuses a free text that is too long or holds control
+// characters (a line break would break the CLI's tables and log lines).
+func checkText(field, v string, maxLen int) error {
+	if len(v) > maxLen {
+		return scim.Errorf(scim.EInvalidValue, "%s is longer than %d bytes", field, maxLen)
+	}
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return scim.Errorf(scim.EInvalidValue, "%s must be UTF-8 text without control characters", field)
+	}
+	return nil
+}
+
 // newToken builds a token for conn from opts: a random secret unless the
 // caller brought one (local fixtures).
 func (s *Service) newToken(conn scim.Connection, opts TokenOptions, now time.Time) (auth.TokenInfo, string, error) {
-	if len(opts.Description) > maxDescriptionLength {
-		return auth.TokenInfo{}, "", scim.Errorf(scim.EInvalidValue, "description is longer than %d bytes", maxDescriptionLength)
+	if err := checkText("description", opts.Description, maxDescriptionLength); err != nil {
+		return auth.TokenInfo{}, "", err
 	}
 	if !opts.Expires.IsZero() && !opts.Expires.After(now) {
 		return auth.TokenInfo{}, "", scim.Errorf(scim.EInvalidValue, "expires %s is not in the future", opts.Expires.Format(time.RFC3339))
@@ -92,8 +108,8 @@ func (s *Service) CreateConnection(ctx context.Context, conn scim.Connection, na
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
-	if len(name) > maxNameLength {
-		return nil, scim.Errorf(scim.EInvalidValue, "name is longer than %d bytes", maxNameLength)
+	if err := checkText("name", name, maxNameLength); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	first, secret, err := s.newToken(conn, opts, now)

@@ -94,8 +94,19 @@ func TestCreateConnection(t *testing.T) {
 	wantCode(t, err, scim.EUniqueness)
 	_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "Acme", SSO: "okta"}, "", admin.TokenOptions{})
 	wantCode(t, err, scim.EInvalidValue)
-	_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}, strings.Repeat("n", 201), admin.TokenOptions{})
+	for _, name := range []string{strings.Repeat("n", 201), "Acme\nOkta", "Acme\x1b[31m", "\xff"} {
+		_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}, name, admin.TokenOptions{})
+		wantCode(t, err, scim.EInvalidValue)
+	}
+	_, err = f.svc.CreateConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}, "", admin.TokenOptions{Description: "two\nlines"})
 	wantCode(t, err, scim.EInvalidValue)
+	if _, err := f.svc.GetConnection(ctx, scim.Connection{Tenant: "globex", SSO: "okta"}); scim.ErrorCodeOf(err) != scim.ENotFound {
+		t.Fatalf("a refused create stored the connection: %v", err)
+	}
+	slash := admin.New(admin.Config{Store: f.store, PublicURL: "https://scim.example.com/", Clock: f.clock.Now})
+	if c, err := slash.GetConnection(ctx, acme); err != nil || c.BaseURL != created.BaseURL {
+		t.Fatalf("public URL with a trailing slash: %+v, %v", c, err)
+	}
 
 	list, err := f.svc.ListConnections(ctx, "")
 	if err != nil || len(list) != 1 || list[0].Tenant != "acme" || list[0].BaseURL != created.BaseURL {
@@ -124,6 +135,7 @@ func TestCreateTokenCreatesConnectionAndHidesSecrets(t *testing.T) {
 	if err != nil || c.State != auth.StateActive {
 		t.Fatalf("connection made by token create = %+v, %v", c, err)
 	}
+	f.clock.advance(time.Second) // tokens list oldest first
 	expires, err := admin.ParseExpiry("90d", f.clock.now)
 	if err != nil {
 		t.Fatal(err)
@@ -137,12 +149,13 @@ func TestCreateTokenCreatesConnectionAndHidesSecrets(t *testing.T) {
 	_, err = f.svc.CreateToken(ctx, acme, admin.TokenOptions{Secret: "hunter2"})
 	wantCode(t, err, scim.EInvalidValue)
 	fixture := "scimgate_local-demo-token-0000000000000000000000000000"
+	f.clock.advance(time.Second)
 	if tok, err := f.svc.CreateToken(ctx, acme, admin.TokenOptions{Secret: fixture}); err != nil || tok.Secret != fixture || !f.authenticates(t, acme, fixture) {
 		t.Fatalf("fixture secret: %+v, %v", tok, err)
 	}
 
 	toks, err := f.svc.ListTokens(ctx, acme)
-	if err != nil || len(toks) != 3 || toks[0].ID != first.ID {
+	if err != nil || len(toks) != 3 || toks[0].ID != first.ID || toks[1].ID != second.ID || toks[2].Created.Before(toks[1].Created) {
 		t.Fatalf("tokens = %+v, %v", toks, err)
 	}
 	b, err := json.Marshal(toks)

@@ -67,8 +67,32 @@ type Credential struct {
 
 // PurgeProgress reports one bounded step of PurgeConnection.
 type PurgeProgress struct {
-	Deleted int  // items (rows) erased by this step
-	Done    bool // nothing of the connection is left
+	Deleted int         // items (rows) erased by this step: Erased.Total()
+	Erased  PurgeCounts // the same, by kind
+	Done    bool        // nothing of the connection is left
+}
+
+// PurgeCounts tells what a purge erased, by kind, for the report a
+// data-deletion request asks for. A store counts its own units (DynamoDB
+// items, SQLite rows), so the totals of the two stores differ.
+type PurgeCounts struct {
+	Users   int `json:"users"`   // live and archived users
+	Groups  int `json:"groups"`  // live and archived groups
+	Members int `json:"members"` // memberships
+	Tokens  int `json:"tokens"`
+	Other   int `json:"other"` // uniqueness guards, counters, the connection itself
+}
+
+// Total is the number of items counted.
+func (c PurgeCounts) Total() int { return c.Users + c.Groups + c.Members + c.Tokens + c.Other }
+
+// Add adds o to c.
+func (c *PurgeCounts) Add(o PurgeCounts) {
+	c.Users += o.Users
+	c.Groups += o.Groups
+	c.Members += o.Members
+	c.Tokens += o.Tokens
+	c.Other += o.Other
 }
 
 // LastUsedGranularity is how precisely a token's last use is recorded: at

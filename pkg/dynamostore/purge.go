@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,7 +21,9 @@ const maxBatchWrite = 25
 // makes every call safe to repeat after a crash (deleting is idempotent and
 // nothing is erased before what leads to it):
 //  1. each live group's member partition (M#<conn>#<id>), then the group
-//     item: the group item is the only way to find its member partition;
+//     item: the group item is the only way to find its member partition,
+//     so it goes only once its members are confirmed gone (BatchWriteItem
+//     is not atomic, so never in the same batch as them);
 //  2. every other item of the connection's partition (users, archives,
 //     guards, counters, tokens), the connection item excepted;
 //  3. the directory entry and the connection item, in one transaction:
@@ -37,7 +40,20 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 	}
 	var p auth.PurgeProgress
 
-	// 1. Groups with their members.
+	// 1. Groups with their members, the members of several groups erased
+	// together and then the groups they belonged to.
+	var members, drained []doomed
+	flush := func() error {
+		if err := s.erase(ctx, members, &p, op); err != nil {
+			return err
+		}
+		members = nil
+		if err := s.erase(ctx, drained, &p, op); err != nil {
+			return err
+		}
+		drained = nil
+		return nil
+	}
 	groups := &dynamodb.QueryInput{
 		TableName:                 s.tableName(),
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
@@ -45,6 +61,10 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		ExpressionAttributeNames:  names(attrPK, attrSK, attrID),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":prefix": str(resourceSK(scim.GroupResource, ""))},
 		ConsistentRead:            aws.Bool(true),
+		// A step erases at most batch groups: reading more would be paid for
+		// (a Query costs the full size of the items read, projection or not)
+		// and read again by the next step.
+		Limit: aws.Int32(int32(batch)),
 	}
 	for {
 		out, err := s.db.Query(ctx, groups)
@@ -52,20 +72,20 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 			return p, fmt.Errorf("%s: list groups: %w", op, err)
 		}
 		for _, g := range out.Items {
-			id, _ := g[attrID].(*types.AttributeValueMemberS)
-			if id != nil {
-				n, more, err := s.eraseQueried(ctx, membersPK(conn, id.Value), batch-p.Deleted, nil, op)
-				p.Deleted += n
-				if err != nil || more || p.Deleted >= batch {
+			left := batch - p.Deleted - len(members) - len(drained)
+			if id, ok := g[attrID].(*types.AttributeValueMemberS); ok {
+				keys, more, err := s.queryKeys(ctx, membersPK(conn, id.Value), left, nil, op)
+				if err != nil {
 					return p, err
 				}
+				members = append(members, keys...)
+				if left -= len(keys); more || left == 0 {
+					return p, flush()
+				}
 			}
-			if err := s.eraseKeys(ctx, []map[string]types.AttributeValue{{attrPK: g[attrPK], attrSK: g[attrSK]}}, op); err != nil {
-				return p, err
-			}
-			p.Deleted++
-			if p.Deleted >= batch {
-				return p, nil
+			drained = append(drained, doomedItem(g))
+			if left == 1 {
+				return p, flush()
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
@@ -73,11 +93,16 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		}
 		groups.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+	if err := flush(); err != nil {
+		return p, err
+	}
 
 	// 2. The rest of the partition but the connection item.
-	n, more, err := s.eraseQueried(ctx, pk, batch-p.Deleted, func(sk string) bool { return sk != connectionSK }, op)
-	p.Deleted += n
-	if err != nil || more || batch-p.Deleted < 2 {
+	rest, more, err := s.queryKeys(ctx, pk, batch-p.Deleted, func(sk string) bool { return sk != connectionSK }, op)
+	if err != nil {
+		return p, err
+	}
+	if err := s.erase(ctx, rest, &p, op); err != nil || more || batch-p.Deleted < 2 {
 		return p, err
 	}
 
@@ -90,6 +115,7 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		return p, err
 	}
 	if len(failures) == 0 {
+		p.Erased.Other += 2
 		p.Deleted += 2
 	} else if err := s.eraseKeys(ctx, []map[string]types.AttributeValue{key(directoryPK, directorySK(conn))}, op); err != nil {
 		// The connection item is gone already: only a directory entry can be left.
@@ -99,10 +125,26 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 	return p, nil
 }
 
-// eraseQueried deletes up to limit items of partition pk (those keep
-// accepts, all when nil), reporting how many it deleted and whether the
-// partition may hold more.
-func (s *Store) eraseQueried(ctx context.Context, pk string, limit int, keep func(sk string) bool, op string) (int, bool, error) {
+// doomed is an item a purge erases.
+type doomed struct {
+	key    map[string]types.AttributeValue
+	pk, sk string
+}
+
+func doomedItem(item map[string]types.AttributeValue) doomed {
+	d := doomed{key: map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]}}
+	if v, ok := item[attrPK].(*types.AttributeValueMemberS); ok {
+		d.pk = v.Value
+	}
+	if v, ok := item[attrSK].(*types.AttributeValueMemberS); ok {
+		d.sk = v.Value
+	}
+	return d
+}
+
+// queryKeys returns up to limit items of partition pk (those keep accepts,
+// all when nil), and whether the partition may hold more.
+func (s *Store) queryKeys(ctx context.Context, pk string, limit int, keep func(sk string) bool, op string) ([]doomed, bool, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 s.tableName(),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -111,39 +153,63 @@ func (s *Store) eraseQueried(ctx context.Context, pk string, limit int, keep fun
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
 		ConsistentRead:            aws.Bool(true),
 	}
-	deleted := 0
-	for deleted < limit {
-		// One more than needed, for the item keep may pass over.
-		in.Limit = aws.Int32(int32(limit - deleted + 1))
+	var found []doomed
+	for len(found) < limit {
+		// One more than needed: for the item keep may pass over, and to
+		// tell whether more follow.
+		in.Limit = aws.Int32(int32(limit - len(found) + 1))
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return deleted, false, fmt.Errorf("%s: query %s: %w", op, pk, err)
+			return nil, false, fmt.Errorf("%s: query %s: %w", op, pk, err)
 		}
-		var keys []map[string]types.AttributeValue
 		for _, item := range out.Items {
-			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
-			if sk == nil || (keep != nil && !keep(sk.Value)) {
+			d := doomedItem(item)
+			if keep != nil && !keep(d.sk) {
 				continue
 			}
-			if len(keys) == limit-deleted {
-				// The budget is spent and this item is left for the next call.
-				if err := s.eraseKeys(ctx, keys, op); err != nil {
-					return deleted, false, err
-				}
-				return limit, true, nil
+			if len(found) == limit {
+				return found, true, nil // the budget is spent; this item is left for the next step
 			}
-			keys = append(keys, map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]})
+			found = append(found, d)
 		}
-		if err := s.eraseKeys(ctx, keys, op); err != nil {
-			return deleted, false, err
-		}
-		deleted += len(keys)
 		if len(out.LastEvaluatedKey) == 0 {
-			return deleted, false, nil
+			return found, false, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return deleted, true, nil
+	return found, true, nil
+}
+
+// erase deletes items and counts them into p.
+func (s *Store) erase(ctx context.Context, items []doomed, p *auth.PurgeProgress, op string) error {
+	keys := make([]map[string]types.AttributeValue, len(items))
+	for i, d := range items {
+		keys[i] = d.key
+	}
+	if err := s.eraseKeys(ctx, keys, op); err != nil {
+		return err
+	}
+	for _, d := range items {
+		countErased(&p.Erased, d.pk, d.sk)
+	}
+	p.Deleted += len(items)
+	return nil
+}
+
+// countErased counts an erased item by what its key says it is.
+func countErased(c *auth.PurgeCounts, pk, sk string) {
+	switch {
+	case strings.HasPrefix(pk, "M#"):
+		c.Members++
+	case strings.HasPrefix(sk, resourceSK(scim.UserResource, "")), strings.HasPrefix(sk, archiveSK(scim.UserResource, "")):
+		c.Users++
+	case strings.HasPrefix(sk, resourceSK(scim.GroupResource, "")), strings.HasPrefix(sk, archiveSK(scim.GroupResource, "")):
+		c.Groups++
+	case strings.HasPrefix(sk, tokenPrefix):
+		c.Tokens++
+	default:
+		c.Other++
+	}
 }
 
 // eraseKeys deletes items with BatchWriteItem, 25 at a time, retrying

@@ -1,5 +1,5 @@
 // Package dynamostore is the DynamoDB implementation of scim.Store and
-// auth.TokenStore: one table, single-table design, no Scan and no index.
+// auth.ConnectionStore: one table, single-table design, no Scan and no index.
 // docs/dynamodb.md describes the items and what every access pattern costs.
 package dynamostore
 

@@ -189,12 +189,12 @@ FROM resources WHERE tenant = ? AND sso = ? AND deleted_at IS NULL`, conn.Tenant
 
 // purgeTables are erased in this order: memberships reference resources,
 // tokens reference the connection, which goes last so that an interrupted
-// purge can always be found and resumed.
-var purgeTables = []struct{ table, key string }{
-	{"members", "group_id, user_id"},
-	{"resources", "type, id"},
-	{"tokens", "hash"},
-	{"connections", "tenant"},
+// purge can always be found and resumed. kind names what a deleted row is.
+var purgeTables = []struct{ table, key, kind string }{
+	{"members", "group_id, user_id", "'members'"},
+	{"resources", "type, id", "type"},
+	{"tokens", "hash", "'tokens'"},
+	{"connections", "tenant", "'other'"},
 }
 
 // PurgeConnection implements auth.ConnectionStore: each call is one
@@ -209,23 +209,23 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 	}
 	var p auth.PurgeProgress
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		p = auth.PurgeProgress{}
 		for _, pt := range purgeTables {
-			left := batch - p.Deleted
+			left := batch - p.Erased.Total()
 			if left == 0 {
-				return nil
+				break
 			}
-			res, err := tx.ExecContext(ctx, `DELETE FROM `+pt.table+` WHERE tenant = ? AND sso = ? AND (`+pt.key+`) IN (
-	SELECT `+pt.key+` FROM `+pt.table+` WHERE tenant = ? AND sso = ? LIMIT ?)`,
+			rows, err := tx.QueryContext(ctx, `DELETE FROM `+pt.table+` WHERE tenant = ? AND sso = ? AND (`+pt.key+`) IN (
+	SELECT `+pt.key+` FROM `+pt.table+` WHERE tenant = ? AND sso = ? LIMIT ?) RETURNING `+pt.kind,
 				conn.Tenant, conn.SSO, conn.Tenant, conn.SSO, left)
 			if err != nil {
 				return fmt.Errorf("purge %s of %s: %w", pt.table, conn, err)
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
+			if err := countKinds(rows, &p.Erased); err != nil {
 				return fmt.Errorf("purge %s of %s: %w", pt.table, conn, err)
 			}
-			p.Deleted += int(n)
 		}
+		p.Deleted = p.Erased.Total()
 		p.Done = p.Deleted < batch
 		return nil
 	})
@@ -233,4 +233,27 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		return auth.PurgeProgress{}, err
 	}
 	return p, nil
+}
+
+func countKinds(rows *sql.Rows, c *auth.PurgeCounts) error {
+	defer rows.Close()
+	for rows.Next() {
+		var kind string
+		if err := rows.Scan(&kind); err != nil {
+			return err
+		}
+		switch kind {
+		case string(scim.UserResource):
+			c.Users++
+		case string(scim.GroupResource):
+			c.Groups++
+		case "members":
+			c.Members++
+		case "tokens":
+			c.Tokens++
+		default:
+			c.Other++
+		}
+	}
+	return rows.Err()
 }

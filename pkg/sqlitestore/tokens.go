@@ -68,7 +68,7 @@ func isConstraint(err error, codes ...int) bool {
 	return errors.As(err, &se) && slices.Contains(codes, se.Code())
 }
 
-// FindToken implements auth.TokenStore: the token and its connection in one query.
+// FindToken implements auth.TokenStore: the token and its connection from one snapshot.
 func (s *Store) FindToken(ctx context.Context, conn scim.Connection, hash string) (*auth.Credential, error) {
 	if err := conn.Validate(); err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ func RunConnections(t *testing.T, newStores func(t *testing.T) ConnectionStores)
 		{"TokenOfUnknownConnectionCreatesIt", testAddTokenCreatesConnection},
 		{"RotationOverlap", testRotation},
 		{"LastUsedIsThrottled", testTouchToken},
+		{"AuthenticationFollowsLifecycle", testAuthentication},
 		{"DeleteHidesAndKeeps", testDeleteConnection},
 		{"PurgeErasesEverything", testPurge},
 		{"PurgeInterruptedAndResumed", testPurgeResumed},
@@ -433,6 +434,16 @@ func wantPurged(t *testing.T, s ConnectionStores, conn scim.Connection, resource
 	}
 }
 
+// wantErased checks a purge's counts of what populate stored: each item
+// counted once, however the purge was split.
+func wantErased(t *testing.T, got auth.PurgeCounts) {
+	t.Helper()
+	want := auth.PurgeCounts{Users: 6, Groups: 2, Members: 4, Tokens: 3, Other: got.Other}
+	if got != want || got.Other < 1 {
+		t.Fatalf("purge counted %+v, want %+v and the connection among the others", got, want)
+	}
+}
+
 // wantIntact checks that a neighbouring connection lost nothing.
 func wantIntact(t *testing.T, s ConnectionStores, conn scim.Connection, resources []*scim.Resource) {
 	t.Helper()
@@ -466,15 +477,17 @@ func testPurge(t *testing.T, s ConnectionStores, tenant string) {
 
 	const batch = 4
 	total, steps := 0, 0
+	var erased auth.PurgeCounts
 	for {
 		p, err := s.Connections.PurgeConnection(ctx, conn, batch)
 		if err != nil {
 			t.Fatalf("purge step %d: %v", steps+1, err)
 		}
-		if p.Deleted > batch {
-			t.Fatalf("purge step %d erased %d items, more than its batch of %d", steps+1, p.Deleted, batch)
+		if p.Deleted > batch || p.Deleted != p.Erased.Total() {
+			t.Fatalf("purge step %d erased %d items (%+v), with a batch of %d", steps+1, p.Deleted, p.Erased, batch)
 		}
 		total += p.Deleted
+		erased.Add(p.Erased)
 		steps++
 		if p.Done {
 			break
@@ -487,6 +500,7 @@ func testPurge(t *testing.T, s ConnectionStores, tenant string) {
 	if total < 16 || steps < total/batch {
 		t.Fatalf("purge erased %d items in %d steps", total, steps)
 	}
+	wantErased(t, erased)
 	again, err := s.Connections.PurgeConnection(ctx, conn, batch)
 	if err != nil || !again.Done || again.Deleted != 0 {
 		t.Fatalf("purging a purged connection = %+v, %v", again, err)
@@ -508,11 +522,13 @@ func testPurgeResumed(t *testing.T, s ConnectionStores, tenant string) {
 	}
 
 	// Half-way: two small steps, then the purge stops (a crash, a timeout).
+	var erased auth.PurgeCounts
 	for range 2 {
 		p, err := s.Connections.PurgeConnection(ctx, conn, 3)
 		if err != nil || p.Done || p.Deleted == 0 {
 			t.Fatalf("partial purge step = %+v, %v", p, err)
 		}
+		erased.Add(p.Erased)
 	}
 	// Until it is finished, the connection can be found, to resume it.
 	if c, err := s.Connections.LookupConnection(ctx, conn); err != nil || c.Live() {
@@ -524,6 +540,7 @@ func testPurgeResumed(t *testing.T, s ConnectionStores, tenant string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		erased.Add(p.Erased)
 		if p.Done {
 			break
 		}
@@ -531,6 +548,87 @@ func testPurgeResumed(t *testing.T, s ConnectionStores, tenant string) {
 			t.Fatal("resumed purge does not finish")
 		}
 	}
+	wantErased(t, erased)
 	wantIntact(t, s, neighbour, kept)
 	wantPurged(t, s, conn, resources)
+}
+
+// testAuthentication drives auth.Authenticate on the store: every state
+// that must refuse a token refuses it on the very next request, with the
+// same error as an unknown token.
+func testAuthentication(t *testing.T, s ConnectionStores, tenant string) {
+	ctx := context.Background()
+	st := s.Connections
+	conn := scim.Connection{Tenant: tenant, SSO: "okta"}
+	other := scim.Connection{Tenant: tenant, SSO: "entra"}
+	secretOf := map[string]string{}
+	newSecret := func(c scim.Connection, expires time.Time) auth.TokenInfo {
+		t.Helper()
+		secret, err := auth.NewSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := auth.NewTokenInfo(c, secret, lifecycleStart)
+		tok.Expires = expires
+		if err := st.AddToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		secretOf[tok.ID] = secret
+		return tok
+	}
+	plain := newSecret(conn, time.Time{})
+	expiring := newSecret(conn, lifecycleStart.Add(time.Hour))
+	revoked := newSecret(conn, time.Time{})
+	otherTok := newSecret(other, time.Time{})
+	if _, err := st.RevokeToken(ctx, conn, revoked.ID, lifecycleStart); err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, tok auth.TokenInfo, c scim.Connection, at time.Time, ok bool) {
+		t.Helper()
+		got, err := auth.Authenticate(ctx, st, "Bearer "+secretOf[tok.ID], c, at)
+		if ok {
+			if err != nil || got.ID != tok.ID || got.Conn != c {
+				t.Fatalf("%s: token %s refused: %+v, %v", step, tok.ID, got, err)
+			}
+			return
+		}
+		if scim.ErrorCodeOf(err) != scim.EUnauthorized || got != nil {
+			t.Fatalf("%s: token %s: %+v, %v; want unauthorized", step, tok.ID, got, err)
+		}
+		_, unknown := auth.Authenticate(ctx, st, "Bearer "+auth.TokenPrefix+"unknown", c, at)
+		if scim.ErrorDetailOf(err) != scim.ErrorDetailOf(unknown) {
+			t.Fatalf("%s: refusal %q differs from an unknown token's %q", step, scim.ErrorDetailOf(err), scim.ErrorDetailOf(unknown))
+		}
+	}
+	at := lifecycleStart.Add(time.Minute)
+	check("active", plain, conn, at, true)
+	check("before expiry", expiring, conn, lifecycleStart.Add(time.Hour-time.Nanosecond), true)
+	check("at expiry", expiring, conn, lifecycleStart.Add(time.Hour), false)
+	check("revoked", revoked, conn, at, false)
+	check("other connection's token", otherTok, conn, at, false)
+	check("token on another connection", plain, other, at, false)
+
+	if err := st.SetConnectionState(ctx, conn, auth.StateDisabled); err != nil {
+		t.Fatal(err)
+	}
+	check("disabled", plain, conn, at, false)
+	check("another connection stays active", otherTok, other, at, true)
+	if err := st.SetConnectionState(ctx, conn, auth.StateActive); err != nil {
+		t.Fatal(err)
+	}
+	check("enabled again", plain, conn, at, true)
+
+	if _, err := st.RevokeToken(ctx, conn, plain.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	check("revoked just now", plain, conn, at, false)
+	check("expiring, after the other's revocation", expiring, conn, at, true)
+	if err := st.DeleteConnection(ctx, conn, at); err != nil {
+		t.Fatal(err)
+	}
+	check("deleted", expiring, conn, at, false)
+	if _, err := st.PurgeConnection(ctx, other, 1000); err != nil {
+		t.Fatal(err)
+	}
+	check("purged", otherTok, other, at, false)
 }
