@@ -224,11 +224,13 @@ func connectionDeleteCommand() *command {
 	}
 }
 
-// purgeResult is `connection purge --json`.
+// purgeResult is `connection purge --json`: what was erased, in total and
+// by kind (the store's own units: DynamoDB items or SQLite rows).
 type purgeResult struct {
-	Tenant string `json:"tenant"`
-	SSO    string `json:"sso"`
-	Erased int    `json:"erased"`
+	Tenant string           `json:"tenant"`
+	SSO    string           `json:"sso"`
+	Erased int              `json:"erased"`
+	ByKind auth.PurgeCounts `json:"by_kind"`
 }
 
 func connectionPurgeCommand() *command {
@@ -257,16 +259,19 @@ func connectionPurgeCommand() *command {
 				}
 				defer st.close()
 				defer st.explain(&err)
+				var counts auth.PurgeCounts
 				total, err := svc.PurgeConnection(ctx, conn, func(p auth.PurgeProgress) {
-					fmt.Fprintf(out.stderr, "erased %d items\n", p.Deleted)
+					counts.Add(p.Erased)
+					fmt.Fprintf(out.stderr, "erased %d items (%d so far)\n", p.Deleted, counts.Total())
 				})
 				if err != nil {
-					return fmt.Errorf("purge connection %s (erased %d items so far; run it again to resume): %w", conn, total, err)
+					return fmt.Errorf("purge connection %s (erased %d items so far; run it again to resume): %w", conn, counts.Total(), err)
 				}
 				if af.json {
-					return printJSON(out.stdout, purgeResult{Tenant: conn.Tenant, SSO: conn.SSO, Erased: total})
+					return printJSON(out.stdout, purgeResult{Tenant: conn.Tenant, SSO: conn.SSO, Erased: total, ByKind: counts})
 				}
-				fmt.Fprintf(out.stdout, "connection %s is purged: %d items erased\n", conn, total)
+				fmt.Fprintf(out.stdout, "connection %s is purged: %d items erased (users %d, groups %d, memberships %d, tokens %d, other %d)\n",
+					conn, total, counts.Users, counts.Groups, counts.Members, counts.Tokens, counts.Other)
 				return nil
 			}
 		},

@@ -128,7 +128,7 @@ func tokenRotateCommand() *command {
 			cf.register(fs)
 			af.register(fs, true)
 			id := fs.String("token-id", "", "id of the token to rotate, from scimgate token list (required)")
-			overlap := fs.Duration("overlap", admin.DefaultRotationOverlap, "how long the old token keeps working")
+			overlapFlag := fs.String("overlap", "24h", "how long the old token keeps working (a Go duration, or days: 7d)")
 			expiresIn := fs.String("expires-in", "", "the new token expires after this (90s, 24h, 365d) or at this RFC 3339 time (default: never)")
 			description := fs.String("description", "", "description of the new token")
 			return func(ctx context.Context, out streams) (err error) {
@@ -139,9 +139,13 @@ func tokenRotateCommand() *command {
 				if *id == "" {
 					return usageErrorf("--token-id is required")
 				}
-				if *overlap <= 0 {
-					return usageErrorf("--overlap must be positive, for example 24h")
+				// ParseExpiry reads durations with days; an absolute time is not an overlap.
+				now := time.Now()
+				until, err := admin.ParseExpiry(*overlapFlag, now)
+				if _, isTime := time.Parse(time.RFC3339, *overlapFlag); err != nil || isTime == nil || !until.After(now) {
+					return usageErrorf("--overlap %q must be a positive duration such as 24h or 7d", *overlapFlag)
 				}
+				overlap := until.Sub(now)
 				opts, err := tokenOptions(*expiresIn, *description, time.Now())
 				if err != nil {
 					return err
@@ -152,7 +156,7 @@ func tokenRotateCommand() *command {
 				}
 				defer st.close()
 				defer st.explain(&err)
-				r, err := svc.RotateToken(ctx, conn, *id, *overlap, opts)
+				r, err := svc.RotateToken(ctx, conn, *id, overlap, opts)
 				if err != nil {
 					return fmt.Errorf("rotate token %s of %s: %w", *id, conn, err)
 				}

@@ -48,9 +48,13 @@ type Config struct {
 	PublicURL string
 	Authorize Authorizer
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
-	Views  http.Handler
-	Logger *slog.Logger
-	Clock  scim.Clock
+	Views http.Handler
+	// DedicatedTenant, when set, confines the API to this tenant's
+	// connections, as the SCIM API of a per-tenant stack is: other tenants'
+	// connections do not exist for it.
+	DedicatedTenant string
+	Logger          *slog.Logger
+	Clock           scim.Clock
 	// NewRequestID returns request ids; the default is 128 random bits in hex.
 	NewRequestID func() string
 }
@@ -285,6 +289,9 @@ func (h *Handler) route(key string, fn func(*call) error) http.Handler {
 		c := &call{h: h, w: w, r: r, svc: admin.New(admin.Config{Store: h.cfg.Store, PublicURL: h.publicURL(r), Clock: h.cfg.Clock})}
 		if r.PathValue("tenant") != "" || r.PathValue("sso") != "" {
 			conn, err := connectionOf(r.PathValue("tenant"), r.PathValue("sso"))
+			if err == nil && h.cfg.DedicatedTenant != "" && conn.Tenant != h.cfg.DedicatedTenant {
+				err = scim.Errorf(scim.ENotFound, "connection %s not found", conn)
+			}
 			if err != nil {
 				al.err = err
 				writeError(w, err)

@@ -81,6 +81,12 @@ func (c *call) listConnections() error {
 			return err
 		}
 	}
+	if dedicated := c.h.cfg.DedicatedTenant; dedicated != "" {
+		if tenant != "" && tenant != dedicated {
+			return writeJSON(c.w, http.StatusOK, ConnectionList{Connections: []admin.Connection{}})
+		}
+		tenant = dedicated
+	}
 	list, err := c.svc.ListConnections(c.r.Context(), tenant)
 	if err != nil {
 		return err
@@ -99,6 +105,9 @@ func (c *call) createConnection() error {
 	conn, err := connectionOf(req.Tenant, req.SSO)
 	if err != nil {
 		return err
+	}
+	if dedicated := c.h.cfg.DedicatedTenant; dedicated != "" && conn.Tenant != dedicated {
+		return invalid("tenant", "this deployment serves only tenant %q", dedicated)
 	}
 	if al, ok := c.r.Context().Value(logKey{}).(*accessLog); ok {
 		al.conn = conn
@@ -193,8 +202,9 @@ func (c *call) rotateToken() error {
 	var overlap time.Duration
 	if req.Overlap != "" {
 		now := c.h.cfg.Clock()
+		// ParseExpiry reads durations with days; an absolute time is not an overlap.
 		until, err := admin.ParseExpiry(req.Overlap, now)
-		if err != nil || !until.After(now) {
+		if _, isTime := time.Parse(time.RFC3339, req.Overlap); err != nil || isTime == nil || !until.After(now) {
 			return invalid("overlap", "overlap must be a positive duration such as \"24h\" or \"7d\"; got %q", req.Overlap)
 		}
 		overlap = until.Sub(now)

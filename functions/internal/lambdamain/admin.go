@@ -75,10 +75,12 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	views := httpapi.New(httpapi.Config{
 		Service: scim.NewService(store), Logger: logger,
 		RoutePrefix: adminapi.ViewsPrefix, ReadOnly: true,
-		Resources:    []httpapi.Resource{httpapi.UsersResource, httpapi.GroupsResource},
-		Authenticate: authorize.SCIMAuthenticator(),
+		Resources:       []httpapi.Resource{httpapi.UsersResource, httpapi.GroupsResource},
+		Authenticate:    authorize.SCIMAuthenticator(),
+		DedicatedTenant: cfg.DedicatedTenant,
 	})
 	return adminapi.New(adminapi.Config{
 		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
+		DedicatedTenant: cfg.DedicatedTenant,
 	}), nil
 }
