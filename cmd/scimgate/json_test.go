@@ -181,6 +181,7 @@ func TestMissingTableIsOneActionableLine(t *testing.T) {
 		{"token", "create", "--tenant", "acme", "--sso", "okta"},
 		{"connection", "list"},
 		{"connection", "create", "--tenant", "acme", "--sso", "okta"},
+		{"serve", "--addr", "127.0.0.1:0"},
 	} {
 		code, stdout, stderr := runCLI(t, append(args, "--dynamodb-table", "no-such-table")...)
 		want := "scimgate: table no-such-table not found: run `scimgate table create --dynamodb-table no-such-table`"

@@ -173,6 +173,10 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 		return err
 	}
 	defer st.explain(&err)
+	if err := st.check(ctx); err != nil {
+		st.close()
+		return err
+	}
 	defer func() {
 		if cerr := st.close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close the %s: %w", st.describe, cerr)

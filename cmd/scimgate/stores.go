@@ -64,6 +64,7 @@ type stores struct {
 	conns     auth.ConnectionStore
 	embedded  *sqlitestore.Store // nil on DynamoDB
 	table     string             // "" on the embedded store
+	client    *dynamodb.Client   // nil on the embedded store
 	endpoint  string             // the DynamoDB endpoint, when not AWS's own
 	describe  string
 	close     func() error
@@ -79,7 +80,7 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 			return nil, err
 		}
 		st := dynamostore.New(client, f.table)
-		return &stores{resources: st, tokens: st, conns: st, table: f.table, endpoint: endpoint,
+		return &stores{resources: st, tokens: st, conns: st, table: f.table, client: client, endpoint: endpoint,
 			describe: "DynamoDB table " + f.table, close: func() error { return nil }}, nil
 	}
 	st, err := sqlitestore.Open(ctx, f.data)
@@ -87,6 +88,19 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 		return nil, fmt.Errorf("open the embedded store %s: %w", f.data, err)
 	}
 	return &stores{resources: st, tokens: st, conns: st, embedded: st, describe: "embedded store " + f.data, close: st.Close}, nil
+}
+
+// check makes sure a DynamoDB table exists and is reachable, so that a
+// server does not start only to fail every request.
+func (s *stores) check(ctx context.Context) (err error) {
+	if s.client == nil {
+		return nil
+	}
+	defer s.explain(&err)
+	if _, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table}); err != nil {
+		return fmt.Errorf("describe table %s: %w", s.table, err)
+	}
+	return nil
 }
 
 // explain turns an AWS SDK failure of a command on this store into one line
