@@ -48,7 +48,7 @@ build:
 # Builds the CLI first, saying so: the first build on a fresh machine compiles the AWS SDK and the SQLite driver
 # and takes minutes (README, Quick start). The banner's commands then name bin/scimgate, which works as printed.
 run:
-	@echo "make run: building bin/scimgate (the first build on a fresh machine takes a few minutes; later ones seconds)..."
+	@echo "make run: building bin/scimgate (the first build on a fresh machine takes a minute or more; later ones seconds)..."
 	@$(GO) build -o bin/scimgate ./cmd/scimgate
 	bin/scimgate serve $(ARGS)
 
