@@ -141,7 +141,8 @@ func newServer(handler http.Handler, requestTimeout time.Duration) *http.Server 
 }
 
 // localHandler composes the SCIM API and, with an admin token, the admin
-// API and its read-only SCIM views over the same SCIM service.
+// API and its read-only SCIM views over the same SCIM service. The SCIM
+// handlers' per-request deadline is o.requestTimeout.
 func localHandler(st *stores, o serveOptions, logger *slog.Logger) http.Handler {
 	svc := scim.NewService(st.resources)
 	mux := http.NewServeMux()
