@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // migrations returns the schema steps: step i takes the schema from version
@@ -74,7 +77,71 @@ CREATE TABLE tokens (
 	FOREIGN KEY (tenant, sso) REFERENCES connections (tenant, sso)
 ) WITHOUT ROWID;
 `,
+		// 2: name_key becomes scim.NameKey's PRECIS key (RFC 8265 for
+		// userName, RFC 8266 for a group's displayName) instead of
+		// strings.ToLower; rekeyNames (Go, after this step) recomputes it.
+		`-- name_key recomputed by rekeyNames`,
 	}
+}
+
+// afterSteps holds the steps that need Go: afterSteps()[v] runs right
+// after the SQL of the step that brings the schema to version v, in the
+// same transaction.
+func afterSteps() map[int]func(context.Context, *sql.Tx) error {
+	return map[int]func(context.Context, *sql.Tx) error{2: rekeyNames}
+}
+
+// rekeyNames recomputes every resource's name_key with scim.NameKey. Where
+// two live resources of a connection and type now share a key (they differed
+// only in width, normalisation or case mapping, e.g. "ａｄａ@x.com" and
+// "ada@x.com"), the first created keeps it and the others keep their old
+// strings.ToLower key, which no new name can take: nothing is lost, both stay
+// reachable by id and externalId, and a lookup by the name finds the first.
+func rekeyNames(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT tenant, sso, type, id, name, deleted_at IS NULL FROM resources ORDER BY created, id`)
+	if err != nil {
+		return fmt.Errorf("read names: %w", err)
+	}
+	type row struct {
+		tenant, sso, typ, id, name, key string
+		live                            bool
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.tenant, &r.sso, &r.typ, &r.id, &r.name, &r.live); err != nil {
+			rows.Close()
+			return fmt.Errorf("read names: %w", err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read names: %w", err)
+	}
+	taken := map[[4]string]bool{}
+	for i := range all {
+		r := &all[i]
+		r.key = scim.NameKey(scim.ResourceType(r.typ), r.name)
+		if r.live {
+			k := [4]string{r.tenant, r.sso, r.typ, r.key}
+			if taken[k] {
+				r.key = strings.ToLower(r.name)
+			}
+			taken[[4]string{r.tenant, r.sso, r.typ, r.key}] = true
+		}
+	}
+	// Free every live key first, so that the partial unique index never sees
+	// two live rows with one key while they are rewritten one by one.
+	if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_key = char(0) || id WHERE deleted_at IS NULL`); err != nil {
+		return fmt.Errorf("free names: %w", err)
+	}
+	for _, r := range all {
+		if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_key = ? WHERE tenant = ? AND sso = ? AND type = ? AND id = ?`, r.key, r.tenant, r.sso, r.typ, r.id); err != nil {
+			return fmt.Errorf("rekey %s %s: %w", r.typ, r.id, err)
+		}
+	}
+	return nil
 }
 
 // migrate brings the schema up to date. It runs in one write transaction, so
@@ -93,6 +160,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		for v := version; v < len(steps); v++ {
 			if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
 				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+			if after := afterSteps()[v+1]; after != nil {
+				if err := after(ctx, tx); err != nil {
+					return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+				}
 			}
 		}
 		if version == len(steps) {
