@@ -111,6 +111,9 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 // not have is false instead of an error, as a search across resource types
 // needs (RFC 7644 §3.4.3: userName simply matches no group).
 func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse bool) (*Filter, error) {
+	if err := checkFilterShape(raw, "filter"); err != nil {
+		return nil, err
+	}
 	expr, simple := simpleExpression(raw)
 	if !simple {
 		var err error
@@ -425,6 +428,11 @@ func compare(def *Attribute, op filter.CompareOperator, stored, literal any) boo
 }
 
 func stringCompare(op filter.CompareOperator, s, l string, exact bool) bool {
+	if !exact && op == filter.EQ {
+		// Compared in place: lowercasing a long stored value once per term
+		// made a filter's cost terms x value length.
+		return strings.EqualFold(s, l)
+	}
 	if !exact {
 		s, l = strings.ToLower(s), strings.ToLower(l)
 	}
