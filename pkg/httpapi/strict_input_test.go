@@ -214,3 +214,45 @@ func TestMultipleAuthorizationHeaders(t *testing.T) {
 		mustStatus(t, r, http.StatusOK)
 	})
 }
+
+// TestUsernamesAreComparedByPRECIS: names a person reads as one are one
+// account on both stores; the name is kept as sent for display.
+func TestUsernamesAreComparedByPRECIS(t *testing.T) {
+	forEachStore(t, func(t *testing.T, srv *testServer) {
+		c := srv.client(t, testConn)
+		user := func(name string) string {
+			return fmt.Sprintf(`{"schemas":[%q],"userName":%q}`, scim.UserSchema, name)
+		}
+		id := c.create(t, "/Users", user("ａｄａ@x.com"))
+		if got := c.get(t, "/Users/"+id)["userName"]; got != "ａｄａ@x.com" {
+			t.Errorf("userName shown as %q, want it as sent", got)
+		}
+		for _, tc := range []struct {
+			name string
+			want int
+		}{
+			{"ada@x.com", http.StatusConflict},
+			{"ADA@X.COM", http.StatusConflict},
+			{"ada@x.com\u200b", http.StatusBadRequest},
+			{"ada@x.com ", http.StatusBadRequest},
+			{"kelvin@x.com", http.StatusCreated},
+			{"\u212aelvin@x.com", http.StatusConflict},
+			{"strasse@x.com", http.StatusCreated},
+			{"straße@x.com", http.StatusCreated},
+			{"istanbul@x.com", http.StatusCreated},
+			{"İstanbul@x.com", http.StatusCreated},
+			{"ıstanbul@x.com", http.StatusCreated},
+		} {
+			if r := c.do(t, "POST", "/Users", user(tc.name)); r.status != tc.want {
+				t.Errorf("POST userName %q: %d, want %d\n%.300s", tc.name, r.status, tc.want, r.body)
+			}
+		}
+		list := c.get(t, "/Users?filter="+url.QueryEscape(`userName eq "ADA@x.com"`))
+		if ids := resourceIDs(t, list); len(ids) != 1 || ids[0] != id {
+			t.Errorf("lookup by another spelling found %v, want [%s]", ids, id)
+		}
+		c.createGroup(t, "Sales Team")
+		r := c.do(t, "POST", "/Groups", fmt.Sprintf(`{"schemas":[%q],"displayName":" sales  TEAM "}`, scim.GroupSchema))
+		mustStatus(t, r, http.StatusConflict)
+	})
+}

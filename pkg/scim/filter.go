@@ -32,6 +32,11 @@ type compareCond struct {
 	def   *Attribute
 	op    filter.CompareOperator
 	value any
+	// nameOf is set when path is the unique name of that resource type
+	// (userName, a group's displayName): eq then compares by NameKey, the
+	// rule under which the stores keep the name unique.
+	nameOf  ResourceType
+	nameKey string // NameKey of the literal, when nameOf is set
 }
 
 // valuePathCond is true when some element of a multi-valued complex
@@ -243,7 +248,14 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 		if err := checkComparable(def, op, value, x.AttributePath.String()); err != nil {
 			return nil, err
 		}
-		return compareCond{path: path, def: def, op: op, value: value}, nil
+		cond := compareCond{path: path, def: def, op: op, value: value}
+		if parent == nil && path.container == "" && path.sub == "" && path.name == UniqueAttrName(c.typ) {
+			cond.nameOf = c.typ
+			if s, ok := value.(string); ok {
+				cond.nameKey = NameKey(c.typ, s)
+			}
+		}
+		return cond, nil
 	}
 	return nil, Errorf(EInvalidFilter, "unsupported filter expression")
 }
@@ -362,6 +374,12 @@ func (c compareCond) anyMatch(values []any, op filter.CompareOperator) bool {
 		return len(values) == 0
 	}
 	for _, v := range values {
+		if c.nameOf != "" && op == filter.EQ {
+			if s, ok := v.(string); ok && sameName(c.nameOf, s, c.nameKey) {
+				return true
+			}
+			continue
+		}
 		if compare(c.def, op, v, c.value) {
 			return true
 		}
@@ -610,4 +628,27 @@ func rewriteValuePathComparison(raw string) (string, bool) {
 		return sub[1] + "[" + sub[2] + " and " + sub[3] + sub[4] + "]"
 	})
 	return out, changed
+}
+
+// sameName reports whether stored has the name key key. An ASCII name
+// without leading, trailing or doubled spaces keys as its lowercase under
+// both profiles (and under the strings.ToLower fallback), so a filter that
+// scans many resources compares it in place instead of running PRECIS.
+func sameName(typ ResourceType, stored, key string) bool {
+	if isPlainASCII(stored) {
+		return strings.EqualFold(stored, key)
+	}
+	return NameKey(typ, stored) == key
+}
+
+func isPlainASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -43,12 +44,19 @@ func NameKey(typ ResourceType, name string) string {
 	return key
 }
 
+var errEmptyUserpart = errors.New("empty userpart")
+
 func nameKey(typ ResourceType, name string) (string, error) {
 	if typ == GroupResource {
 		return precis.Nickname.CompareKey(name)
 	}
 	parts := strings.Split(name, " ")
 	for i, part := range parts {
+		if part == "" {
+			// A leading, trailing or doubled space: RFC 8265 §3.1 separates
+			// userparts by exactly one space, and no userpart is empty.
+			return "", errEmptyUserpart
+		}
 		key, err := precis.UsernameCaseMapped.CompareKey(part)
 		if err != nil {
 			return "", err
