@@ -186,7 +186,10 @@ func TestOversizeInput(t *testing.T) {
 		{"filter at the term limit", "GET", get(terms(scim.MaxFilterTerms)), "", 200, "", ""},
 		{"filter nested too deep", "GET", get(strings.Repeat("(", scim.MaxFilterDepth+1) + `title eq "x"` + strings.Repeat(")", scim.MaxFilterDepth+1)), "", 400, "tooMany", "maxFilterDepth"},
 		{"SearchRequest filter with too many terms", "POST", "/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":` + mustJSON(t, terms(scim.MaxFilterTerms+1)) + `}`, 400, "tooMany", "maxFilterTerms"},
-		{"PATCH path filter with too many terms", "PATCH", "/Users/{user}", patchBody(`{"op":"replace","path":` + mustJSON(t, "emails["+strings.ReplaceAll(terms(scim.MaxFilterTerms+1), "title", "value")+"].type") + `,"value":"home"}`), 400, "tooMany", "maxFilterTerms"},
+		{"PATCH path too long", "PATCH", "/Users/{user}", patchBody(`{"op":"replace","path":` + mustJSON(t, `emails[value eq "`+long(scim.MaxPatchPathBytes)+`"].type`) + `,"value":"home"}`), 400, "tooMany", "maxPatchPathBytes"},
+		{"PATCH paths too long together", "PATCH", "/Users/{user}", patchBody(ops(scim.MaxPatchPathsBytes/(scim.MaxPatchPathBytes-10)+1, `{"op":"replace","path":`+mustJSON(t, `emails[value eq "`+long(scim.MaxPatchPathBytes-30)+`"].type`)+`,"value":"home"}`)...), 400, "tooMany", "maxPatchPathsBytes"},
+		{"PATCH path nested too deep", "PATCH", "/Users/{user}", patchBody(`{"op":"remove","path":` + mustJSON(t, "emails["+strings.Repeat("(", scim.MaxFilterDepth)+`value eq "x"`+strings.Repeat(")", scim.MaxFilterDepth)+"]") + `}`), 400, "tooMany", "maxFilterDepth"},
+		{"one member remove per operation is not counted as path bytes", "PATCH", "/Groups/{group}", patchBody(ops(scim.MaxPatchOperations, `{"op":"remove","path":"members[value eq \"00000000-0000-4000-8000-999999999999\"]"}`)...), 204, "", ""},
 	})
 }
 

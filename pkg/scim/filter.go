@@ -37,6 +37,28 @@ type compareCond struct {
 	// rule under which the stores keep the name unique.
 	nameOf  ResourceType
 	nameKey string // NameKey of the literal, when nameOf is set
+	// lowerValue is the literal lowercased, for case-insensitive attributes.
+	lowerValue string
+	// lower caches lowercased stored values for the evaluation of one
+	// document, shared by every comparison of a compiled filter: without
+	// it, n co/sw/ew terms lowercased a long value n times. nil in PATCH
+	// paths, which evaluate few short values.
+	lower *lowerCache
+}
+
+// lowerCache maps stored strings to their lowercase during one Matches.
+type lowerCache struct{ m map[string]string }
+
+func (c *lowerCache) get(s string) string {
+	if c == nil {
+		return strings.ToLower(s)
+	}
+	if l, ok := c.m[s]; ok {
+		return l
+	}
+	l := strings.ToLower(s)
+	c.m[s] = l
+	return l
 }
 
 // valuePathCond is true when some element of a multi-valued complex
@@ -97,6 +119,7 @@ type Filter struct {
 	lookup *keyLookup
 	// needsMembers: the filter names group members, so they must be loaded.
 	needsMembers bool
+	lower        *lowerCache
 }
 
 type keyLookup struct {
@@ -105,7 +128,13 @@ type keyLookup struct {
 }
 
 // Matches evaluates the filter against a resource document (see Document).
-func (f *Filter) Matches(doc map[string]any) bool { return f.cond.eval(doc) }
+// A Filter is evaluated by one goroutine at a time.
+func (f *Filter) Matches(doc map[string]any) bool {
+	if f.lower != nil {
+		clear(f.lower.m)
+	}
+	return f.cond.eval(doc)
+}
 
 // CompileFilter parses and resolves a filter expression for typ.
 func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
@@ -126,12 +155,13 @@ func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse boo
 			return nil, err
 		}
 	}
-	c := compiler{s: s, typ: typ, unknownIsFalse: unknownIsFalse}
+	lower := &lowerCache{m: map[string]string{}}
+	c := compiler{s: s, typ: typ, unknownIsFalse: unknownIsFalse, lower: lower}
 	cond, err := c.compile(expr, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ), needsMembers: typ == GroupResource && namesMembers(cond)}, nil
+	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ), needsMembers: typ == GroupResource && namesMembers(cond), lower: lower}, nil
 }
 
 // parseExpression parses a filter with the full grammar, tolerating what
@@ -179,6 +209,7 @@ type compiler struct {
 	s              *Service
 	typ            ResourceType
 	unknownIsFalse bool
+	lower          *lowerCache // see compareCond.lower
 }
 
 // falseCond matches nothing.
@@ -248,7 +279,10 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 		if err := checkComparable(def, op, value, x.AttributePath.String()); err != nil {
 			return nil, err
 		}
-		cond := compareCond{path: path, def: def, op: op, value: value}
+		cond := compareCond{path: path, def: def, op: op, value: value, lower: c.lower}
+		if l, ok := value.(string); ok && !def.CaseExact {
+			cond.lowerValue = strings.ToLower(l)
+		}
 		if parent == nil && path.container == "" && path.sub == "" && path.name == UniqueAttrName(c.typ) {
 			cond.nameOf = c.typ
 			if s, ok := value.(string); ok {
@@ -376,6 +410,12 @@ func (c compareCond) anyMatch(values []any, op filter.CompareOperator) bool {
 	for _, v := range values {
 		if c.nameOf != "" && op == filter.EQ {
 			if s, ok := v.(string); ok && sameName(c.nameOf, s, c.nameKey) {
+				return true
+			}
+			continue
+		}
+		if s, ok := v.(string); ok && c.lowerValue != "" && (op == filter.CO || op == filter.SW || op == filter.EW) && c.def.Type != TypeDateTime {
+			if stringCompare(op, c.lower.get(s), c.lowerValue, true) {
 				return true
 			}
 			continue

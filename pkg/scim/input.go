@@ -180,8 +180,14 @@ func checkPatchLimits(ops []patchOp) error {
 	if len(ops) > MaxPatchOperations {
 		return tooMany("maxPatchOperations", MaxPatchOperations, len(ops), "operations in one PATCH", "split the change into several PATCH requests")
 	}
-	values, members := 0, 0
+	values, members, pathBytes := 0, 0, 0
 	for _, op := range ops {
+		if len(op.path) > MaxPatchPathBytes {
+			return tooMany("maxPatchPathBytes", MaxPatchPathBytes, len(op.path), fmt.Sprintf("operation %d: path length in bytes", op.index), "use a shorter path")
+		}
+		if !singleMemberPath.MatchString(op.path) {
+			pathBytes += len(op.path)
+		}
 		if op.path != "" {
 			if err := checkFilterShape(op.path, fmt.Sprintf("operation %d: path", op.index)); err != nil {
 				return err
@@ -193,6 +199,18 @@ func checkPatchLimits(ops []patchOp) error {
 		}
 		if obj, ok := op.value.(map[string]any); ok && op.path == "" {
 			for k, v := range obj {
+				// Each key of a path-less value is read as a path
+				// ("name.givenName"), and so is each key of an extension
+				// object in it.
+				if len(k) > MaxPatchPathBytes {
+					return tooMany("maxPatchPathBytes", MaxPatchPathBytes, len(k), fmt.Sprintf("operation %d: attribute name length in bytes", op.index), "use a shorter path")
+				}
+				pathBytes += len(k)
+				if ext, isObj := v.(map[string]any); isObj && strings.Contains(k, ":") {
+					for sk := range ext {
+						pathBytes += len(k) + 1 + len(sk)
+					}
+				}
 				if isMembersPath(k) {
 					members += len(asList(v))
 				} else if list, isList := v.([]any); isList {
@@ -202,6 +220,9 @@ func checkPatchLimits(ops []patchOp) error {
 			continue
 		}
 		values += len(asList(op.value))
+	}
+	if pathBytes > MaxPatchPathsBytes {
+		return tooMany("maxPatchPathsBytes", MaxPatchPathsBytes, pathBytes, "bytes of the paths of one PATCH", "split the change into several PATCH requests")
 	}
 	if values > MaxPatchValues {
 		return tooMany("maxPatchValues", MaxPatchValues, values, "values carried by the operations of one PATCH", "split the change into several PATCH requests")

@@ -59,6 +59,15 @@ const (
 	MaxFilterBytes = 4096
 	MaxFilterTerms = 50
 	MaxFilterDepth = 8
+	// MaxPatchPathBytes bounds one PATCH operation's path and
+	// MaxPatchPathsBytes all of them together. Real paths are short
+	// (members[value eq "<36-character id>"] is 55 bytes, the longest
+	// enterprise-extension path 65), and the filter parser takes about a
+	// millisecond for a 512-byte path, 0.1 ms for "title". Paths of the form
+	// members[value eq "<id>"], Okta's one remove per departing member, are
+	// read without the parser and do not count towards MaxPatchPathsBytes.
+	MaxPatchPathBytes  = 512
+	MaxPatchPathsBytes = 16 << 10
 )
 
 // Limit is one row of the limits table the README publishes.
@@ -87,7 +96,9 @@ func Limits() []Limit {
 		{"maxResourceBytes", MaxResourceBytes, "bytes", "a resource's stored attributes (JSON)"},
 		{"filter.maxResults", DefaultMaxPageSize, "resources", "resources in one page (count)"},
 		{"maxFilterScan", DefaultMaxFilterScan, "resources", "resources a filter on a non-key attribute, or sortBy, may read"},
-		{"maxFilterBytes", MaxFilterBytes, "bytes", "one filter or PATCH path"},
+		{"maxFilterBytes", MaxFilterBytes, "bytes", "one filter"},
+		{"maxPatchPathBytes", MaxPatchPathBytes, "bytes", "one PATCH operation's path"},
+		{"maxPatchPathsBytes", MaxPatchPathsBytes, "bytes", `the paths of one PATCH together, members[value eq "<id>"] excepted`},
 		{"maxFilterTerms", MaxFilterTerms, "comparisons", "comparisons in one filter or PATCH path"},
 		{"maxFilterDepth", MaxFilterDepth, "levels", "nesting of parentheses, not and [ ] in one filter or PATCH path"},
 	}
