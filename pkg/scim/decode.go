@@ -110,13 +110,6 @@ func foldKey(s string) string {
 	return b.String()
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 func syntaxError(err error) error {
 	if errors.Is(err, io.EOF) {
 		return Errorf(EInvalidSyntax, "request body is not valid JSON: it ends too early")

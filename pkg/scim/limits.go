@@ -1,7 +1,5 @@
 package scim
 
-import "fmt"
-
 // The limits every request meets, in one place and identical on both stores.
 // Each is checked before any work the limit exists to bound: counts and sizes
 // of a body before it is applied, a filter before it is evaluated, a
@@ -114,11 +112,4 @@ func tooMany(limit string, max, got int, what, advice string) error {
 // invalidValue naming the attribute and the limit.
 func tooLong(path string, got, max int, limit string) error {
 	return Errorf(EInvalidValue, "attribute %q is %d bytes long; at most %d bytes are accepted (limit %s)", path, got, max, limit)
-}
-
-func formatBytes(n int) string {
-	if n >= 1<<10 && n%(1<<10) == 0 {
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
