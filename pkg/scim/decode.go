@@ -188,11 +188,14 @@ func (s *keyScanner) value() error {
 		s.str()
 		return nil
 	}
-	for s.i < len(s.b) && !strings.ContainsRune(",]} \t\n\r", rune(s.b[s.i])) {
+	for s.i < len(s.b) && !endsScalar[s.b[s.i]] {
 		s.i++ // a number, true, false or null
 	}
 	return nil
 }
+
+// endsScalar marks the bytes that can follow a number, true, false or null.
+var endsScalar = [256]bool{',': true, ']': true, '}': true, ' ': true, '\t': true, '\n': true, '\r': true}
 
 func (s *keyScanner) object() error {
 	s.i++
@@ -228,14 +231,17 @@ func (s *keyScanner) object() error {
 func (s *keyScanner) str() []byte {
 	start := s.i
 	s.i++
-	for s.b[s.i] != '"' {
-		if s.b[s.i] == '\\' {
-			s.i++
+	for {
+		end := bytes.IndexByte(s.b[s.i:], '"') + s.i
+		backslashes := 0
+		for k := end - 1; k > start && s.b[k] == '\\'; k-- {
+			backslashes++
 		}
-		s.i++
+		s.i = end + 1
+		if backslashes%2 == 0 {
+			return s.b[start:s.i]
+		}
 	}
-	s.i++
-	return s.b[start:s.i]
 }
 
 // seen compares key with the keys of the current object (from base on).

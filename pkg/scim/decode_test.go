@@ -84,12 +84,22 @@ func largeBody() []byte {
 	return b.Bytes()
 }
 
+// BenchmarkDecodeJSON: the strict reader against encoding/json alone on a
+// MaxRequestBodyBytes body; the difference is the duplicate-key scan.
 func BenchmarkDecodeJSON(b *testing.B) {
 	body := largeBody()
 	b.Run("strict", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
 			if _, err := decodeJSON(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("duplicate-key-scan-only", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if err := checkDuplicateKeys(body); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -105,4 +115,24 @@ func BenchmarkDecodeJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFilterShapeCountsOutsideLiterals: operators and brackets inside a
+// quoted value are data, not structure.
+func TestFilterShapeCountsOutsideLiterals(t *testing.T) {
+	inside := `title eq "` + strings.Repeat("(eq [", MaxFilterTerms) + `\" or"`
+	if err := checkFilterShape(inside, "filter"); err != nil {
+		t.Errorf("checkFilterShape(%q) = %v, want accepted", inside, err)
+	}
+	for raw, limit := range map[string]string{
+		strings.Repeat(`a eq "x" or `, MaxFilterTerms) + `a pr`:                                                      "maxFilterTerms",
+		strings.Repeat("not (", MaxFilterDepth+1) + `a pr` + strings.Repeat(")", MaxFilterDepth+1):                   "maxFilterDepth",
+		`emails[` + strings.Repeat("(", MaxFilterDepth) + `value eq "x"` + strings.Repeat(")", MaxFilterDepth) + `]`: "maxFilterDepth",
+		`userName eq "` + strings.Repeat("x", MaxFilterBytes) + `"`:                                                  "maxFilterBytes",
+	} {
+		err := checkFilterShape(raw, "filter")
+		if ErrorCodeOf(err) != ETooMany || !strings.Contains(ErrorDetailOf(err), limit) {
+			t.Errorf("checkFilterShape(%.60q...) = %v, want tooMany naming %s", raw, err, limit)
+		}
+	}
 }
