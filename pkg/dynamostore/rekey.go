@@ -28,7 +28,8 @@ type RekeyResult struct {
 // scim.NameKey's PRECIS key. Names whose two keys are equal (every ASCII
 // userName, and every ASCII displayName without leading, trailing or doubled
 // spaces) are left alone, so on most tables it writes nothing. Resources
-// are taken oldest first: where two names now share a key, the older keeps
+// are taken oldest first: where two names now share a key, the one already
+// holding it (its key did not change) or else the older keeps
 // it. Each move is one transaction (new guard put if absent, old guard
 // deleted if still this resource's), so the pass is idempotent and can be
 // interrupted and run again, also while the connection serves requests.

@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // TestMigrationRekeysNames: a file written with version 1's keys
-// (strings.ToLower) is rekeyed by scim.NameKey on open. Names that now
+// (strings.ToLower, as version 1 computed them) is rekeyed by scim.NameKey
+// on open. Names that now
 // collide keep the first-created one on the key; the later one stays
 // reachable and keeps its old key.
 func TestMigrationRekeysNames(t *testing.T) {
@@ -29,10 +31,14 @@ func TestMigrationRekeysNames(t *testing.T) {
 		{"User", "u3", "Ünal@x.com", "2026-01-01T00:00:03Z"},
 		{"User", "u4", "bob@x.com ", "2026-01-01T00:00:04Z"}, // refused by the profile today: keeps its old key
 		{"Group", "g1", "Sales  Team ", "2026-01-01T00:00:05Z"},
+		// The older of these two keys "bob@x.com" only after the rekey, the
+		// newer already has it: the newer keeps it, the older its old key.
+		{"User", "u5", "ＢＯＢ@x.com", "2026-01-01T00:00:06Z"},
+		{"User", "u6", "bob@x.com", "2026-01-01T00:00:07Z"},
 	}
 	for _, r := range rows {
 		if _, err := db.Exec(`INSERT INTO resources (tenant, sso, type, id, name, name_key, active, version, created, last_modified, attributes)
-			VALUES ('acme', 'okta', ?, ?, ?, lower(?), 1, 1, ?, ?, '{}')`, r.typ, r.id, r.name, r.name, r.created, r.created); err != nil {
+			VALUES ('acme', 'okta', ?, ?, ?, ?, 1, 1, ?, ?, '{}')`, r.typ, r.id, r.name, strings.ToLower(r.name), r.created, r.created); err != nil {
 			t.Fatalf("insert %s: %v", r.id, err)
 		}
 	}
@@ -56,6 +62,7 @@ func TestMigrationRekeysNames(t *testing.T) {
 		{scim.UserResource, "ünal@X.com", "u3", "ünal@x.com"},
 		{scim.UserResource, "BOB@x.com ", "u4", "bob@x.com "},
 		{scim.GroupResource, "sales team", "g1", "sales team"},
+		{scim.UserResource, "BOB@x.com", "u6", "bob@x.com"},
 	} {
 		r, err := s.FindByName(ctx, conn, tc.typ, tc.lookup, false)
 		if err != nil || r.ID != tc.wantID {
@@ -72,5 +79,8 @@ func TestMigrationRekeysNames(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, conn, scim.UserResource, "u2", false); err != nil {
 		t.Errorf("the later of two colliding users is lost: %v", err)
+	}
+	if err := s.reader.QueryRow(`SELECT name_key FROM resources WHERE id = 'u5'`).Scan(&key); err != nil || key != "ｂｏｂ@x.com" {
+		t.Errorf("the user whose new key another already held keeps its old key: %q, %v", key, err)
 	}
 }

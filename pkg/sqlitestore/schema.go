@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/scimgate/scimgate/pkg/scim"
 )
@@ -94,25 +93,28 @@ func afterSteps() map[int]func(context.Context, *sql.Tx) error {
 // rekeyNames recomputes every resource's name_key with scim.NameKey. Where
 // two live resources of a connection and type now share a key (they differed
 // only in width, normalisation or case mapping, e.g. "ａｄａ@x.com" and
-// "ada@x.com"), the first created keeps it and the others keep their old
-// strings.ToLower key, which no new name can take: nothing is lost, both stay
-// reachable by id and externalId, and a lookup by the name finds the first.
+// "ada@x.com"), the one whose stored key already is the new one keeps it, or
+// else the first created; the others keep their stored key (or, should that
+// be taken too, one made of NUL and their id, which no name produces): nothing
+// is lost, all stay reachable by id and externalId, and a lookup by the name
+// finds the one that kept it. The DynamoDB store's RekeyNames decides alike.
 func rekeyNames(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT tenant, sso, type, id, name, deleted_at IS NULL FROM resources ORDER BY created, id`)
+	rows, err := tx.QueryContext(ctx, `SELECT tenant, sso, type, id, name, name_key, deleted_at IS NULL FROM resources ORDER BY created, id`)
 	if err != nil {
 		return fmt.Errorf("read names: %w", err)
 	}
 	type row struct {
-		tenant, sso, typ, id, name, key string
-		live                            bool
+		tenant, sso, typ, id, name, old, key string
+		live                                 bool
 	}
-	var all []row
+	var all []*row
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.tenant, &r.sso, &r.typ, &r.id, &r.name, &r.live); err != nil {
+		r := &row{}
+		if err := rows.Scan(&r.tenant, &r.sso, &r.typ, &r.id, &r.name, &r.old, &r.live); err != nil {
 			rows.Close()
 			return fmt.Errorf("read names: %w", err)
 		}
+		r.key = scim.NameKey(scim.ResourceType(r.typ), r.name)
 		all = append(all, r)
 	}
 	rows.Close()
@@ -120,23 +122,51 @@ func rekeyNames(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("read names: %w", err)
 	}
 	taken := map[[4]string]bool{}
-	for i := range all {
-		r := &all[i]
-		r.key = scim.NameKey(scim.ResourceType(r.typ), r.name)
-		if r.live {
-			k := [4]string{r.tenant, r.sso, r.typ, r.key}
-			if taken[k] {
-				r.key = strings.ToLower(r.name)
-			}
-			taken[[4]string{r.tenant, r.sso, r.typ, r.key}] = true
+	claim := func(r *row, key string) bool {
+		k := [4]string{r.tenant, r.sso, r.typ, key}
+		if taken[k] {
+			return false
+		}
+		taken[k] = true
+		r.key = key
+		return true
+	}
+	var changed, losers []*row
+	for _, r := range all { // live keys that do not change claim first
+		if r.live && r.key == r.old {
+			claim(r, r.key)
 		}
 	}
-	// Free every live key first, so that the partial unique index never sees
-	// two live rows with one key while they are rewritten one by one.
-	if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_key = char(0) || id WHERE deleted_at IS NULL`); err != nil {
-		return fmt.Errorf("free names: %w", err)
+	for _, r := range all {
+		if r.live && r.key != r.old {
+			if claim(r, r.key) {
+				changed = append(changed, r)
+			} else {
+				losers = append(losers, r)
+			}
+		}
+	}
+	for _, r := range losers {
+		if !claim(r, r.old) {
+			claim(r, "\x00"+r.id)
+		}
+		if r.key != r.old {
+			changed = append(changed, r)
+		}
 	}
 	for _, r := range all {
+		if !r.live && r.key != r.old {
+			changed = append(changed, r) // not in the unique index: any key will do
+		}
+	}
+	// Free the live keys that move first, so that the partial unique index
+	// never sees two live rows with one key while they are rewritten one by one.
+	for _, r := range changed {
+		if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_key = char(0) || 'm' || id WHERE tenant = ? AND sso = ? AND type = ? AND id = ?`, r.tenant, r.sso, r.typ, r.id); err != nil {
+			return fmt.Errorf("rekey %s %s: %w", r.typ, r.id, err)
+		}
+	}
+	for _, r := range changed {
 		if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_key = ? WHERE tenant = ? AND sso = ? AND type = ? AND id = ?`, r.key, r.tenant, r.sso, r.typ, r.id); err != nil {
 			return fmt.Errorf("rekey %s %s: %w", r.typ, r.id, err)
 		}
