@@ -149,10 +149,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		level := slog.LevelInfo
 		if rl.err != nil {
-			if scim.ErrorCodeOf(rl.err) == scim.EInternal {
+			switch scim.ErrorCodeOf(rl.err) {
+			case scim.EInternal:
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", rl.err.Error()))
-			} else {
+			case scim.EUnavailable:
+				// The cause (which throttling, which timeout) is what the operator needs.
+				level = slog.LevelWarn
+				attrs = append(attrs, slog.String("error", rl.err.Error()))
+			default:
 				attrs = append(attrs, slog.String("error", scim.ErrorDetailOf(rl.err)))
 			}
 		}
