@@ -33,11 +33,12 @@ import (
 const usage = `scimgate: SCIM 2.0 provisioning endpoint
 
 Usage:
-  scimgate serve [--addr ADDR] [--data PATH | --dynamodb-table NAME]
+  scimgate serve [--addr ADDR] [--data PATH | --dynamodb-table NAME] [--rate-limit N|off] [--rate-burst N]
   scimgate token create --tenant TENANT --sso SSO [--data PATH | --dynamodb-table NAME]
   scimgate table create [--dynamodb-table NAME]
 
 Environment: SCIMGATE_ADDR, SCIMGATE_DATA, SCIMGATE_DYNAMODB_TABLE, SCIMGATE_LOG_LEVEL,
+SCIMGATE_RATE_LIMIT, SCIMGATE_RATE_BURST,
 and the AWS SDK's standard variables (AWS_REGION, credentials, AWS_ENDPOINT_URL_DYNAMODB).
 `
 
@@ -141,6 +142,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", env("SCIMGATE_ADDR", "127.0.0.1:8080"), "listen address")
 	var sf storeFlags
 	sf.register(fs)
+	var of opsFlags
+	of.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -165,11 +168,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	handler := httpapi.New(httpapi.Config{
+	hc := httpapi.Config{
 		Service: scim.NewService(st.resources),
 		Tokens:  st.tokens,
 		Logger:  logger,
-	})
+	}
+	if err := of.apply(&hc); err != nil {
+		ln.Close()
+		return err
+	}
+	handler := httpapi.New(hc)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

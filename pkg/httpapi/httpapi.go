@@ -50,6 +50,10 @@ type Config struct {
 	NewRequestID func() string
 	// Now is the clock used for latency; defaults to time.Now.
 	Now func() time.Time
+	// Admit, when set, is asked after authentication whether the
+	// connection may make this request now (a rate limit); its error is
+	// the answer, typically 429 with Retry-After.
+	Admit func(ctx context.Context, conn scim.Connection) error
 }
 
 // Handler serves SCIM requests.
@@ -214,6 +218,13 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			}
 			writeError(w, err)
 			return
+		}
+		if h.cfg.Admit != nil {
+			if err := h.cfg.Admit(r.Context(), conn); err != nil {
+				rl.err = err
+				writeError(w, err)
+				return
+			}
 		}
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, conn)}
 		err := h.dispatch(rt, req)

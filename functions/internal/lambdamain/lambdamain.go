@@ -17,6 +17,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -49,8 +50,14 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	limiter, err := ratelimit.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
 	return httpapi.New(httpapi.Config{
+		// Per execution environment: see pkg/ratelimit for the effective bound.
+		Admit:           limiter.Admit,
 		Service:         scim.NewService(store),
 		Tokens:          store,
 		Logger:          lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource)),
