@@ -34,11 +34,12 @@ const usage = `scimgate: SCIM 2.0 provisioning endpoint
 
 Usage:
   scimgate serve [--addr ADDR] [--data PATH | --dynamodb-table NAME] [--rate-limit N|off] [--rate-burst N]
+                 [--metrics-addr ADDR]
   scimgate token create --tenant TENANT --sso SSO [--data PATH | --dynamodb-table NAME]
   scimgate table create [--dynamodb-table NAME]
 
 Environment: SCIMGATE_ADDR, SCIMGATE_DATA, SCIMGATE_DYNAMODB_TABLE, SCIMGATE_LOG_LEVEL,
-SCIMGATE_RATE_LIMIT, SCIMGATE_RATE_BURST,
+SCIMGATE_RATE_LIMIT, SCIMGATE_RATE_BURST, SCIMGATE_METRICS_ADDR,
 and the AWS SDK's standard variables (AWS_REGION, credentials, AWS_ENDPOINT_URL_DYNAMODB).
 `
 
@@ -88,6 +89,8 @@ func env(name, def string) string {
 type storeFlags struct {
 	data  string
 	table string
+	// clientOptions are applied to the DynamoDB client (metrics).
+	clientOptions []func(*dynamodb.Options)
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -106,7 +109,7 @@ type stores struct {
 
 func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 	if f.table != "" {
-		client, err := dynamoClient(ctx)
+		client, err := dynamoClient(ctx, f.clientOptions...)
 		if err != nil {
 			return nil, err
 		}
@@ -120,12 +123,12 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 	return &stores{resources: st, tokens: st, embedded: st, describe: "embedded store " + f.data, close: st.Close}, nil
 }
 
-func dynamoClient(ctx context.Context) (*dynamodb.Client, error) {
+func dynamoClient(ctx context.Context, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	return dynamodb.NewFromConfig(cfg), nil
+	return dynamodb.NewFromConfig(cfg, optFns...), nil
 }
 
 func newLogger(w io.Writer) (*slog.Logger, error) {
@@ -147,6 +150,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	of.prepare(&sf)
 	logger, err := newLogger(stderr)
 	if err != nil {
 		return err
@@ -169,7 +173,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	hc := httpapi.Config{
-		Service: scim.NewService(st.resources),
+		Service: scim.NewService(of.store(st.resources)),
 		Tokens:  st.tokens,
 		Logger:  logger,
 	}
@@ -177,6 +181,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
+	stopMetrics, err := of.serveMetrics(stdout)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics(context.Background())
 	handler := httpapi.New(hc)
 	srv := &http.Server{
 		Handler:           handler,

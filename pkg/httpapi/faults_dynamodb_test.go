@@ -18,6 +18,8 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/metrics"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -120,6 +122,27 @@ func (fi *faultInjector) clientOption() func(*dynamodb.Options) {
 	}
 }
 
+// recordedRequests is a metrics sink that keeps what it was given.
+type recordedRequests struct {
+	mu   sync.Mutex
+	reqs []metrics.Request
+}
+
+func (r *recordedRequests) Record(req metrics.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs = append(r.reqs, req)
+}
+
+func (r *recordedRequests) last() metrics.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.reqs) == 0 {
+		return metrics.Request{}
+	}
+	return r.reqs[len(r.reqs)-1]
+}
+
 // TestDynamoDBFaultsAnswer503 injects each DynamoDB fault into each kind of
 // request and checks that the IdP is told to come back later (503, a SCIM
 // error, Retry-After in seconds, nothing internal in the detail), that
@@ -131,11 +154,14 @@ func TestDynamoDBFaultsAnswer503(t *testing.T) {
 	// Two attempts per call instead of the SDK's four for DynamoDB: the
 	// retry is still exercised (each fault must be injected twice), without
 	// waiting out the 1 s throttling backoff base three times per request.
-	client := srv.Client(t, faults.clientOption(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
+	client := srv.Client(t, faults.clientOption(), metrics.DynamoDBClientOption(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
 	// Few, fast transaction retries: the test is about what happens after
 	// they are exhausted.
 	st := dynamostore.New(client, srv.NewTable(t, client), dynamostore.WithConflictRetry(2, time.Millisecond))
-	ts := startServer(t, stores{resources: st, tokens: st}, serverConfig{})
+	seen := &recordedRequests{}
+	ts := startServer(t, stores{resources: st, tokens: st}, serverConfig{handler: func(c *httpapi.Config) {
+		c.Observer = metrics.NewRecorder("users", nil, seen)
+	}})
 	c := ts.client(t, testConn)
 	alice := c.createUser(t, "alice@example.com")
 	bob := c.createUser(t, "bob@example.com")
@@ -178,6 +204,18 @@ func TestDynamoDBFaultsAnswer503(t *testing.T) {
 				faults.arm(rq.op, f)
 				r := c.do(t, rq.method, path, body)
 				injected := faults.disarm()
+				// The metrics saw the 503 and, for throttling, the throttled attempts.
+				m := seen.last()
+				if m.Status != http.StatusServiceUnavailable {
+					t.Errorf("metrics recorded status %d", m.Status)
+				}
+				throttles := 0
+				for _, n := range m.DynamoDBThrottles {
+					throttles += n
+				}
+				if isThrottle := f.status == 400 && f.errorType != "TransactionCanceledException"; isThrottle != (throttles > 0) || (isThrottle && throttles != m.DynamoDBCalls[rq.op]) {
+					t.Errorf("metrics recorded %v throttles of %v calls for %s", m.DynamoDBThrottles, m.DynamoDBCalls, f.name)
+				}
 				// Both the SDK's retryer and the store's transaction loop
 				// try again before giving up.
 				if injected < 2 {

@@ -54,6 +54,18 @@ type Config struct {
 	// connection may make this request now (a rate limit); its error is
 	// the answer, typically 429 with Retry-After.
 	Admit func(ctx context.Context, conn scim.Connection) error
+	// Observer, when set, sees every request (metrics).
+	Observer Observer
+}
+
+// Observer is told of each request: StartRequest before anything else (the
+// context it returns is the request's), EndRequest once the response is
+// written, with what the access log reports. route is the matched pattern
+// ("GET /{tenant}/{sso}/Users") or "unmatched"; conn is empty when the path
+// named none.
+type Observer interface {
+	StartRequest(ctx context.Context) context.Context
+	EndRequest(ctx context.Context, route string, status int, latency time.Duration, conn scim.Connection)
 }
 
 // Handler serves SCIM requests.
@@ -133,7 +145,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RequestIDHeader, id)
 	rl := &requestLog{}
 	rec := &statusRecorder{ResponseWriter: w}
-	r = r.WithContext(context.WithValue(r.Context(), logKey{}, rl))
+	ctx := context.WithValue(r.Context(), logKey{}, rl)
+	if h.cfg.Observer != nil {
+		ctx = h.cfg.Observer.StartRequest(ctx)
+	}
+	r = r.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			rl.err = fmt.Errorf("panic: %v", p)
@@ -141,6 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, rl.err)
 			}
 		}
+		latency := h.cfg.Now().Sub(start)
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("tenant", rl.conn.Tenant),
@@ -149,7 +166,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("route", rl.route),
 			slog.String("resource_id", rl.resourceID),
 			slog.Int("status", rec.status),
-			slog.Float64("latency_ms", float64(h.cfg.Now().Sub(start).Microseconds())/1000),
+			slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 		}
 		level := slog.LevelInfo
 		if rl.err != nil {
@@ -166,6 +183,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+		if h.cfg.Observer != nil {
+			h.cfg.Observer.EndRequest(r.Context(), rl.route, rec.status, latency, rl.conn)
+		}
 	}()
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		rl.route = "unmatched"

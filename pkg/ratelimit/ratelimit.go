@@ -29,11 +29,12 @@ import (
 // second per tenant
 // (https://learn.microsoft.com/entra/identity/enterprise-apps/app-gallery-user-provisioning-requirements);
 // Okta publishes no outbound provisioning rate (its provisioning honours 429
-// with Retry-After). Twice Entra's figure, with a burst of four seconds of
-// it, never slows a well-behaved IdP and still stops a runaway script.
+// with Retry-After). Twice Entra's figure, with a burst of two seconds of
+// it (the template's default API Gateway throttling for the whole stack),
+// never slows a well-behaved IdP and still stops a runaway script.
 const (
 	DefaultPerSecond = 50
-	DefaultBurst     = 200
+	DefaultBurst     = 100
 )
 
 // maxIdleBuckets bounds memory: beyond it, buckets that have refilled

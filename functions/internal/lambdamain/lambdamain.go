@@ -17,9 +17,15 @@ import (
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/metrics"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
+
+// EnvMetricsPerTenant, "true", adds the Tenant dimension to the metrics
+// (the template's MetricsPerTenant parameter): every tenant then costs its
+// own custom metrics.
+const EnvMetricsPerTenant = "SCIMGATE_METRICS_PER_TENANT"
 
 // Run starts the function serving resource. A configuration error ends the
 // process during the init phase with the reason on stderr: Lambda reports
@@ -54,11 +60,15 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, err
 	}
+	// One EMF line per request on stdout: CloudWatch Logs extracts the metrics.
+	recorder := metrics.NewRecorder(string(resource), nil, metrics.NewEMF(logs, getenv(EnvMetricsPerTenant) == "true"))
+	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption()}, clientOptions...)
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
 	return httpapi.New(httpapi.Config{
 		// Per execution environment: see pkg/ratelimit for the effective bound.
 		Admit:           limiter.Admit,
-		Service:         scim.NewService(store),
+		Observer:        recorder,
+		Service:         scim.NewService(metrics.CountMemberChanges(store)),
 		Tokens:          store,
 		Logger:          lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource)),
 		Resources:       []httpapi.Resource{resource},
