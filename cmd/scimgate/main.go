@@ -3,6 +3,7 @@
 //	scimgate serve                                  serve SCIM on the embedded store (or DynamoDB)
 //	scimgate token create --tenant T --sso S        print a new bearer token for a connection
 //	scimgate table create                           create the DynamoDB table
+//	scimgate check --tenant T --sso S [--repair]    verify (and repair) the store's invariants
 package main
 
 import (
@@ -37,6 +38,7 @@ Usage:
                  [--metrics-addr ADDR]
   scimgate token create --tenant TENANT --sso SSO [--data PATH | --dynamodb-table NAME]
   scimgate table create [--dynamodb-table NAME]
+  scimgate check (--tenant TENANT --sso SSO | --all) [--repair] [--json] [--data PATH | --dynamodb-table NAME]
 
 Environment: SCIMGATE_ADDR, SCIMGATE_DATA, SCIMGATE_DYNAMODB_TABLE, SCIMGATE_LOG_LEVEL,
 SCIMGATE_RATE_LIMIT, SCIMGATE_RATE_BURST, SCIMGATE_METRICS_ADDR,
@@ -54,7 +56,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "scimgate:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokenCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "table" && args[1] == "create":
 		return tableCreate(ctx, args[2:], stderr)
+	case args[0] == "check":
+		return check(ctx, args[1:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
