@@ -28,6 +28,8 @@ const (
 	// MetricDrift is emitted by the check function: invariant violations
 	// found by the daily reconciliation (pkg/reconcile).
 	MetricDrift = "Drift"
+	// MetricConnectionsChecked is how many connections that check covered.
+	MetricConnectionsChecked = "ConnectionsChecked"
 )
 
 // Dimension names.
@@ -41,7 +43,7 @@ const (
 // EmittedMetrics lists every metric name scimgate publishes in Namespace.
 func EmittedMetrics() []string {
 	return []string{MetricRequests, MetricLatency, MetricServerErrors, MetricAuthFailures, MetricRateLimited,
-		MetricUnavailable, MetricDynamoDBCalls, MetricDynamoDBThrottles, MetricMemberChanges, MetricDrift}
+		MetricUnavailable, MetricDynamoDBCalls, MetricDynamoDBThrottles, MetricMemberChanges, MetricDrift, MetricConnectionsChecked}
 }
 
 // Metric is one value of an EMF line.
