@@ -40,6 +40,10 @@ const (
 	DimTenant      = "Tenant"
 )
 
+// PropertyTraceID is the member carrying the X-Ray trace header, named as
+// in the functions' log lines.
+const PropertyTraceID = "xray_trace_id"
+
 // EmittedMetrics lists every metric name scimgate publishes in Namespace.
 func EmittedMetrics() []string {
 	return []string{MetricRequests, MetricLatency, MetricServerErrors, MetricAuthFailures, MetricRateLimited,
@@ -101,6 +105,9 @@ func NewEMF(w io.Writer, perTenant bool) *EMF { return &EMF{w: w, perTenant: per
 // a request.
 func (e *EMF) Record(r Request) {
 	dims := map[string]string{DimFunction: r.Function, DimRoute: r.Route, DimStatusClass: r.StatusClass()}
+	if r.TraceID != "" {
+		dims[PropertyTraceID] = r.TraceID // a property, not a dimension: in no dimension set
+	}
 	sets := [][]string{{}, {DimFunction}, {DimFunction, DimRoute, DimStatusClass}}
 	if e.perTenant && r.Conn.Tenant != "" {
 		dims[DimTenant] = r.Conn.Tenant

@@ -33,6 +33,9 @@ type Request struct {
 	DynamoDBCalls     map[string]int
 	DynamoDBThrottles map[string]int
 	MemberChanges     int // group members added or removed by a successful write
+	// TraceID is the invocation's X-Ray trace header, when known: it
+	// ties the metrics line to the request's log line and trace.
+	TraceID string
 }
 
 // StatusClass is "2xx", "4xx", ...: a cheap dimension.
@@ -57,6 +60,13 @@ type Recorder struct {
 	function string
 	now      func() time.Time
 	sinks    []Sink
+	traceID  func(context.Context) string
+}
+
+// WithTraceID sets how a request's trace id is found in its context.
+func (rec *Recorder) WithTraceID(traceID func(context.Context) string) *Recorder {
+	rec.traceID = traceID
+	return rec
 }
 
 // NewRecorder returns a recorder for function's requests.
@@ -115,6 +125,9 @@ func (rec *Recorder) EndRequest(ctx context.Context, route string, status int, l
 		status = http.StatusOK // nothing written: net/http answers 200
 	}
 	r := Request{At: rec.now(), Function: rec.function, Route: route, Status: status, Conn: conn, Latency: latency}
+	if rec.traceID != nil {
+		r.TraceID = rec.traceID(ctx)
+	}
 	if t := tallyOf(ctx); t != nil {
 		t.mu.Lock()
 		r.DynamoDBCalls, r.DynamoDBThrottles, r.MemberChanges = t.calls, t.throttles, t.members

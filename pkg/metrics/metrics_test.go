@@ -78,3 +78,28 @@ func TestStatusClass(t *testing.T) {
 		}
 	}
 }
+
+func TestEMFCarriesTheTraceID(t *testing.T) {
+	var buf bytes.Buffer
+	type key struct{}
+	rec := metrics.NewRecorder("users", nil, metrics.NewEMF(&buf, false)).WithTraceID(func(ctx context.Context) string {
+		s, _ := ctx.Value(key{}).(string)
+		return s
+	})
+	ctx := rec.StartRequest(context.WithValue(context.Background(), key{}, "Root=1-5759e988-bd862e3fe1be46a994272793"))
+	rec.EndRequest(ctx, "GET /{tenant}/{sso}/Users", 200, time.Millisecond, scim.Connection{})
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line[metrics.PropertyTraceID] != "Root=1-5759e988-bd862e3fe1be46a994272793" {
+		t.Fatalf("trace id %v", line[metrics.PropertyTraceID])
+	}
+	for _, set := range dimensionSets(line) {
+		for _, d := range set.([]any) {
+			if d == metrics.PropertyTraceID {
+				t.Fatal("the trace id is a dimension: every request would be its own metric")
+			}
+		}
+	}
+}

@@ -102,7 +102,11 @@ func checkAll(ctx context.Context, ins reconcile.Inspector, pageSize int, logger
 	})
 	sum.Complete = err == nil
 	// The metric goes out even when the run was cut short: what was found is drift.
-	_ = metrics.WriteEMF(out, time.Now(), map[string]string{metrics.DimFunction: FunctionName}, [][]string{{}},
+	props := map[string]string{metrics.DimFunction: FunctionName}
+	if trace := lambdaapi.TraceID(ctx); trace != "" {
+		props[metrics.PropertyTraceID] = trace
+	}
+	_ = metrics.WriteEMF(out, time.Now(), props, [][]string{{}},
 		[]metrics.Metric{
 			{Name: metrics.MetricDrift, Unit: "Count", Value: float64(sum.Violations)},
 			{Name: metrics.MetricConnectionsChecked, Unit: "Count", Value: float64(sum.Connections)},

@@ -20,6 +20,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/metrics"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/tracing"
 )
 
 // EnvMetricsPerTenant, "true", adds the Tenant dimension to the metrics
@@ -61,10 +62,14 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 		return nil, err
 	}
 	// One EMF line per request on stdout: CloudWatch Logs extracts the metrics.
-	recorder := metrics.NewRecorder(string(resource), nil, metrics.NewEMF(logs, getenv(EnvMetricsPerTenant) == "true"))
-	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption()}, clientOptions...)
+	recorder := metrics.NewRecorder(string(resource), nil, metrics.NewEMF(logs, getenv(EnvMetricsPerTenant) == "true")).WithTraceID(lambdaapi.TraceID)
+	tracer, err := tracing.FromEnv(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption(), tracer.ClientOption()}, clientOptions...)
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
-	return httpapi.New(httpapi.Config{
+	return tracer.Handler(httpapi.New(httpapi.Config{
 		// Per execution environment: see pkg/ratelimit for the effective bound.
 		Admit:           limiter.Admit,
 		Observer:        recorder,
@@ -73,5 +78,5 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 		Logger:          lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource)),
 		Resources:       []httpapi.Resource{resource},
 		DedicatedTenant: cfg.DedicatedTenant,
-	}), nil
+	})), nil
 }
