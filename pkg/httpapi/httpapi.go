@@ -249,10 +249,23 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, conn)}
 		err := h.dispatch(rt, req)
 		if err != nil {
-			rl.err = err
-			writeError(w, err)
+			rl.err = outOfTime(err)
+			writeError(w, rl.err)
 		}
 	})
+}
+
+// outOfTime turns an unclassified error caused by the request's deadline
+// (on Lambda the function's, a second before API Gateway's 30 s) into a 503
+// with Retry-After: the IdP retries instead of failing the operation, and
+// gets a SCIM body rather than API Gateway's bare 503. Nothing is half-applied
+// but chunked member changes, whose retry converges (docs/design.md).
+func outOfTime(err error) error {
+	if scim.ErrorCodeOf(err) != scim.EInternal || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &scim.Error{Code: scim.EUnavailable, Err: err,
+		Detail: "The request ran out of time; retry after the number of seconds in Retry-After."}
 }
 
 // request bundles what a handler needs.

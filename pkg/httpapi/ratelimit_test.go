@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -46,5 +50,43 @@ func TestRateLimitAnswers429(t *testing.T) {
 	list := c.get(t, "/Users?filter="+`userName%20eq%20%22late@example.com%22`)
 	if list["totalResults"] != float64(0) {
 		t.Errorf("the refused POST created a user: %v", list)
+	}
+}
+
+// slowStore makes Create run into the request's deadline, as a write stuck
+// behind DynamoDB retries does at the end of a Lambda function's time.
+type slowStore struct{ scim.Store }
+
+func (s slowStore) Create(ctx context.Context, r *scim.Resource) error {
+	<-ctx.Done()
+	return fmt.Errorf("create user: backoff: %w", ctx.Err())
+}
+
+// TestDeadlineAnswers503: a request that runs out of time is told to come
+// back (503, Retry-After, a SCIM body), not failed with a 500.
+func TestDeadlineAnswers503(t *testing.T) {
+	st := sqliteStores(t)
+	token, err := auth.Issue(context.Background(), st.tokens, testConn, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Config{Service: scim.NewService(slowStore{st.resources}), Tokens: st.tokens})
+	// On Lambda the request context carries the function's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest("POST", httpapi.BasePath+"/acme/okta/Users",
+		strings.NewReader(fmt.Sprintf(`{"schemas":[%q],"userName":"slow@example.com"}`, scim.UserSchema))).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503\n%s", rec.Code, rec.Body)
+	}
+	if s, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || s < 1 {
+		t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
+	}
+	if !strings.Contains(rec.Body.String(), `"status":"503"`) {
+		t.Errorf("not a SCIM error body: %s", rec.Body)
 	}
 }
