@@ -69,12 +69,21 @@ type faultInjector struct {
 	op       string
 	fault    dynamoFault
 	injected int
+	skip     int // calls of op to let through before failing
+}
+
+// armAfter fails the calls of op after the first skip ones.
+func (fi *faultInjector) armAfter(op string, f dynamoFault, skip int) {
+	fi.arm(op, f)
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	fi.skip = skip
 }
 
 func (fi *faultInjector) arm(op string, f dynamoFault) {
 	fi.mu.Lock()
 	defer fi.mu.Unlock()
-	fi.op, fi.fault, fi.injected = op, f, 0
+	fi.op, fi.fault, fi.injected, fi.skip = op, f, 0, 0
 }
 
 // disarm stops injecting and returns how many calls failed.
@@ -89,6 +98,10 @@ func (fi *faultInjector) take(op string) (dynamoFault, bool) {
 	fi.mu.Lock()
 	defer fi.mu.Unlock()
 	if fi.op == "" || fi.op != op {
+		return dynamoFault{}, false
+	}
+	if fi.skip > 0 {
+		fi.skip--
 		return dynamoFault{}, false
 	}
 	fi.injected++
@@ -245,6 +258,51 @@ func TestDynamoDBFaultsAnswer503(t *testing.T) {
 					mustStatus(t, c.do(t, "PATCH", "/Groups/"+team, fmt.Sprintf(`{"schemas":[%q],"Operations":[{"op":"remove","path":"members[value eq \"%s\"]"}]}`, scim.PatchOpSchema, bob)), http.StatusNoContent)
 				}
 			})
+		}
+	}
+}
+
+// TestChunkedPatchRetryConverges: a group PATCH adding more members than one
+// transaction holds is written in chunks; when DynamoDB throttles after the
+// first chunk the IdP gets a 503, the first chunk stays applied, and the
+// IdP's retry of the same request completes the change exactly.
+func TestChunkedPatchRetryConverges(t *testing.T) {
+	srv := moto.Server(t)
+	faults := &faultInjector{}
+	client := srv.Client(t, faults.clientOption(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
+	st := dynamostore.New(client, srv.NewTable(t, client), dynamostore.WithConflictRetry(2, time.Millisecond))
+	ts := startServer(t, stores{resources: st, tokens: st}, serverConfig{})
+	c := ts.client(t, testConn)
+	team := c.createGroup(t, "Big team")
+	var values []string
+	for i := range 60 {
+		values = append(values, fmt.Sprintf(`{"value":%q}`, c.createUser(t, fmt.Sprintf("member%02d@example.com", i))))
+	}
+	patch := fmt.Sprintf(`{"schemas":[%q],"Operations":[{"op":"add","path":"members","value":[%s]}]}`, scim.PatchOpSchema, strings.Join(values, ","))
+	memberCount := func() int {
+		t.Helper()
+		members, _ := c.get(t, "/Groups/"+team)["members"].([]any)
+		return len(members)
+	}
+
+	faults.armAfter("TransactWriteItems", dynamoFaults[0], 1) // the first chunk passes, the second is throttled
+	r := c.do(t, "PATCH", "/Groups/"+team, patch)
+	faults.disarm()
+	mustStatus(t, r, http.StatusServiceUnavailable)
+	partly := memberCount()
+	if partly == 0 || partly == 60 {
+		t.Fatalf("after the failed PATCH the group has %d members, want the first chunk only", partly)
+	}
+	t.Logf("after the throttled PATCH: %d of 60 members applied (the first chunk)", partly)
+	mustStatus(t, c.do(t, "PATCH", "/Groups/"+team, patch), http.StatusNoContent)
+	if n := memberCount(); n != 60 {
+		t.Fatalf("after the retry the group has %d members, want 60", n)
+	}
+	// And every member lists the group.
+	list := c.get(t, "/Users?count=100&attributes=groups")
+	for _, u := range list["Resources"].([]any) {
+		if groups, _ := u.(map[string]any)["groups"].([]any); len(groups) != 1 {
+			t.Fatalf("user %v", u)
 		}
 	}
 }
