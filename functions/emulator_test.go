@@ -105,6 +105,10 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if err != nil || !strings.Contains(string(payload), `"complete":true`) {
 			t.Errorf("%s: scheduled invocation: %v, %s\n--- emulator output:\n%s", fn.LogicalID, err, payload, emulators[fn.LogicalID].Logs())
 		}
+		// The emulator relays the function's output after the response: wait for the run's EMF line.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(emulators[fn.LogicalID].Logs(), `"CloudWatchMetrics"`) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 
 	for _, fn := range tpl.Functions() {
