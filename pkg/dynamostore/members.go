@@ -2,8 +2,10 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -53,14 +55,22 @@ func dedupeMembers(add []scim.Member, remove []string) ([]scim.Member, []string,
 
 // memberAdd is the pair of writes that makes user m a member of group gid:
 // the member item, and gid added to the user's grp set. The user update's
-// condition is also the check that m is a live user of this connection.
+// condition is also the check that m is a live user of this connection. The
+// member item's condition fails when m is a member already (with the same
+// display, or m brings none): the pair is then dropped as a no-op, so that
+// a repeated add changes nothing, the version included.
 func (s *Store) memberAdd(pk string, conn scim.Connection, gid string, m scim.Member) []txItem {
 	item := key(membersPK(conn, gid), m.Value)
+	cond, values := "attribute_not_exists(#pk)", map[string]types.AttributeValue(nil)
+	n := names(attrPK)
 	if m.Display != "" {
 		item[attrDisplay] = str(m.Display)
+		cond = "attribute_not_exists(#pk) OR #display <> :display"
+		values = map[string]types.AttributeValue{":display": str(m.Display)}
+		n = names(attrPK, attrDisplay)
 	}
 	return []txItem{
-		{write: putItem(s.tableName(), item, "", nil, nil)},
+		{role: roleMemberItemAdd, id: m.Value, write: putItem(s.tableName(), item, cond, n, values)},
 		{role: roleMemberAdd, id: m.Value, write: updateItem(s.tableName(), key(pk, resourceSK(scim.UserResource, m.Value)),
 			"ADD #grp :g", "attribute_exists(#pk)", names(attrGroups, attrPK),
 			map[string]types.AttributeValue{":g": strSet(gid)})},
@@ -68,9 +78,11 @@ func (s *Store) memberAdd(pk string, conn scim.Connection, gid string, m scim.Me
 }
 
 // memberRemove is the pair of writes that ends user id's membership of gid.
+// The member item must exist: removing a non-member is a no-op and its pair
+// is dropped.
 func (s *Store) memberRemove(pk string, conn scim.Connection, gid, id string) []txItem {
 	return []txItem{
-		{write: deleteItem(s.tableName(), key(membersPK(conn, gid), id), "", nil, nil)},
+		{role: roleMemberItemRemove, id: id, write: deleteItem(s.tableName(), key(membersPK(conn, gid), id), "attribute_exists(#pk)", names(attrPK), nil)},
 		{role: roleMemberRemove, id: id, write: updateItem(s.tableName(), key(pk, resourceSK(scim.UserResource, id)),
 			"DELETE #grp :g", "attribute_exists(#pk)", names(attrGroups, attrPK),
 			map[string]types.AttributeValue{":g": strSet(gid)})},
@@ -90,14 +102,28 @@ func (s *Store) groupExists(pk, gid string) txItem {
 	return s.groupCheck(pk, gid, "attribute_exists(#pk)", names(attrPK), nil)
 }
 
+// memberChange is a membership change to be written in transactions of at
+// most 100 items (applyMembers).
+type memberChange struct {
+	// head is the group's own update, written with the first chunk.
+	head []txItem
+	// headOptional: when every pair turns out to be a no-op, nothing at all
+	// is written (the head only records the change in the version).
+	headOptional bool
+	// check goes into every later transaction (or every one, without head).
+	check txItem
+	// last is written with the last chunk (the end of an intent).
+	last []txItem
+}
+
 // applyMembers writes membership changes in transactions of at most 100
-// items. head (the group's own update) goes into the first transaction;
-// every later one (or every one, without head) carries check. A failed
-// condition of head or check is returned for the caller to explain, with
-// nothing of that transaction applied. An unknown added user is
-// scim.UnknownMemberError. A removed id that is not a live user keeps only
-// its member-item delete and the transaction is retried.
-func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connection, gid string, head []txItem, check txItem, add []scim.Member, remove []string) ([]condFailure, error) {
+// items. A failed condition of head, check or last is returned for the
+// caller to explain, with nothing of that transaction applied. An unknown
+// added user is scim.UnknownMemberError. Pairs that are no-ops (a member
+// already there, a non-member removed) are dropped and the transaction is
+// retried without them; a removed id that is not a live user keeps only its
+// member-item delete. written reports whether anything was written.
+func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connection, gid string, mc memberChange, add []scim.Member, remove []string) (failures []condFailure, written bool, err error) {
 	op := "modify members"
 	var pairs [][]txItem
 	for _, m := range add {
@@ -108,55 +134,78 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 	}
 	first := true
 	for first || len(pairs) > 0 {
-		fixed := []txItem{check}
-		if first && len(head) > 0 {
-			fixed = head
+		// Nothing is written past the request's deadline; the chunks
+		// already written are consistent on their own (docs/dynamodb.md).
+		if err := ctx.Err(); err != nil {
+			return nil, written, fmt.Errorf("%s of group %s: %w", op, gid, err)
 		}
-		first = false
-		take := min(len(pairs), (maxTransactItems-len(fixed))/2)
-		chunk := pairs[:take]
-		for {
-			items := slices.Clone(fixed)
-			for _, p := range chunk {
-				items = append(items, p...)
-			}
-			failures, err := s.transact(ctx, op, items)
-			if err != nil {
-				return nil, err
-			}
-			if len(failures) == 0 {
-				break
-			}
-			for _, f := range failures {
-				if f.index < len(fixed) {
-					return failures, nil // head or check: nothing of this chunk was applied
-				}
-			}
-			var notUsers []string
-			for _, f := range failures {
-				switch f.role {
-				case roleMemberAdd:
-					return nil, scim.UnknownMemberError(f.id)
-				case roleMemberRemove:
-					notUsers = append(notUsers, f.id)
-				default:
-					return nil, fmt.Errorf("%s: unexpected condition failure at item %d", op, f.index)
-				}
-			}
-			dropped := false
-			for i, p := range chunk {
-				if len(p) == 2 && slices.Contains(notUsers, p[1].id) {
-					chunk[i] = p[:1]
-					dropped = true
-				}
-			}
-			if !dropped {
-				return nil, fmt.Errorf("%s: removal of %v failed again", op, notUsers)
+		fixed := []txItem{mc.check}
+		if first && len(mc.head) > 0 {
+			fixed = mc.head
+		}
+		room := maxTransactItems - len(fixed)
+		if 2*len(pairs) <= room-len(mc.last) {
+			fixed = append(slices.Clone(fixed), mc.last...)
+			room -= len(mc.last)
+		}
+		take := min(len(pairs), room/2)
+		if take == 0 && first && mc.headOptional && len(mc.last) == 0 {
+			return nil, false, nil // every pair was a no-op
+		}
+		items := slices.Clone(fixed)
+		pairOf := make([]int, len(fixed), maxTransactItems)
+		for i, p := range pairs[:take] {
+			items = append(items, p...)
+			for range p {
+				pairOf = append(pairOf, i)
 			}
 		}
-		pairs = pairs[take:]
+		failures, err := s.transact(ctx, op, items)
+		if err != nil {
+			return nil, written, err
+		}
+		if len(failures) == 0 {
+			written = true
+			first = false
+			pairs = pairs[take:]
+			continue
+		}
+		for _, f := range failures {
+			if f.index < len(fixed) {
+				return failures, written, nil // head, check or last: nothing of this chunk was applied
+			}
+		}
+		// Map the failures back to their pairs, then drop or trim them.
+		drop := map[int]bool{}
+		trim := map[int]bool{}
+		for _, f := range failures {
+			pair := pairOf[f.index]
+			switch f.role {
+			case roleMemberAdd:
+				return nil, written, scim.UnknownMemberError(f.id)
+			case roleMemberItemAdd, roleMemberItemRemove:
+				drop[pair] = true
+			case roleMemberRemove:
+				trim[pair] = true
+			default:
+				return nil, written, fmt.Errorf("%s: unexpected condition failure at item %d", op, f.index)
+			}
+		}
+		var kept [][]txItem
+		for i, p := range pairs {
+			switch {
+			case i < take && drop[i]:
+			case i < take && trim[i] && len(p) == 2:
+				kept = append(kept, p[:1])
+			case i < take && trim[i]:
+				return nil, written, fmt.Errorf("%s: removal of %s failed again", op, p[0].id)
+			default:
+				kept = append(kept, p)
+			}
+		}
+		pairs = kept
 	}
-	return nil, nil
+	return nil, written, nil
 }
 
 // verifyUsers checks with consistent BatchGetItem reads that every member
@@ -267,19 +316,30 @@ func (s *Store) queryMembers(ctx context.Context, conn scim.Connection, gid stri
 // in further transactions of up to 49 changes each. A change that needs more
 // than one transaction verifies the added users first (docs/dynamodb.md).
 func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVersion int64, add []scim.Member, remove []string) error {
+	_, err := s.modifyMembers(ctx, group, prevVersion, add, remove, false)
+	return err
+}
+
+// modifyMembers is ModifyMembers; with headOptional nothing is written
+// when the group's own attributes are unchanged and every member change is
+// a no-op (written is false then).
+func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVersion int64, add []scim.Member, remove []string, headOptional bool) (written bool, err error) {
 	if group.Type != scim.GroupResource {
-		return fmt.Errorf("modify members of %s: not a group", group)
+		return false, fmt.Errorf("modify members of %s: not a group", group)
 	}
-	add, remove, err := dedupeMembers(add, remove)
+	add, remove, err = dedupeMembers(add, remove)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(add) == 0 && len(remove) == 0 {
-		return s.Replace(ctx, group, prevVersion)
+		if headOptional {
+			return false, nil
+		}
+		return true, s.Replace(ctx, group, prevVersion)
 	}
 	pk, rec, err := writableRecord(group)
 	if err != nil {
-		return err
+		return false, err
 	}
 	verified := false
 	var old *record
@@ -289,21 +349,22 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 		head := s.resourceUpdate(pk, rec, prevVersion, old)
 		if !verified && len(add) > 0 && len(head)+2*(len(add)+len(remove)) > maxTransactItems {
 			if err := s.verifyUsers(ctx, pk, add); err != nil {
-				return err
+				return false, err
 			}
 			verified = true
 		}
-		failures, err := s.applyMembers(ctx, pk, group.Conn, group.ID, head, s.groupExists(pk, group.ID), add, remove)
+		mc := memberChange{head: head, headOptional: headOptional, check: s.groupExists(pk, group.ID)}
+		failures, written, err := s.applyMembers(ctx, pk, group.Conn, group.ID, mc, add, remove)
 		if err != nil || len(failures) == 0 {
-			return err
+			return written, err
 		}
 		for _, f := range failures {
 			if f.role == roleGroupCheck {
-				return scim.NotFoundError(scim.GroupResource, group.ID)
+				return written, scim.NotFoundError(scim.GroupResource, group.ID)
 			}
 		}
 		if old != nil {
-			return updateFailure(group, prevVersion, failures)
+			return written, updateFailure(group, prevVersion, failures)
 		}
 		var resourceFailed *condFailure
 		for i := range failures {
@@ -312,11 +373,118 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 			}
 		}
 		if resourceFailed == nil {
-			return updateFailure(group, prevVersion, failures)
+			return written, updateFailure(group, prevVersion, failures)
 		}
 		if old, err = classifyUpdate(group.Type, group.ID, prevVersion, resourceFailed.old); err != nil {
+			return written, err
+		}
+	}
+	return false, fmt.Errorf("modify members of %s: unexpected second key change", group)
+}
+
+// PatchMembers implements scim.Store. The group item gets no version
+// condition, only an atomic increment (ADD ver 1) and must exist; each
+// added member is a conditional put of its member item plus ADD grp on the
+// user, each removed one a conditional delete plus DELETE grp. So
+// concurrent membership changes of one group never conflict on its version;
+// DynamoDB may still cancel two transactions that touch the group item at
+// the same instant (TransactionConflict), which transact retries.
+func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) error {
+	pk, err := connPK(conn)
+	if err != nil {
+		return err
+	}
+	if !validMemberID(groupID) {
+		return scim.NotFoundError(scim.GroupResource, groupID)
+	}
+	add, remove, err = dedupeMembers(add, remove)
+	if err != nil {
+		return err
+	}
+	if len(add) == 0 && len(remove) == 0 {
+		_, err := s.getRecord(ctx, pk, scim.GroupResource, groupID, "patch members of group")
+		return err
+	}
+	bump := updateItem(s.tableName(), key(pk, resourceSK(scim.GroupResource, groupID)),
+		"SET #modified = :modified ADD #ver :one", "attribute_exists(#pk)", names(attrPK, attrModified, attrVersion),
+		map[string]types.AttributeValue{":modified": str(formatTime(at)), ":one": num(1)})
+	head := []txItem{{role: roleResource, write: bump}}
+	if len(head)+2*(len(add)+len(remove)) > maxTransactItems && len(add) > 0 {
+		if err := s.verifyUsers(ctx, pk, add); err != nil {
 			return err
 		}
 	}
-	return fmt.Errorf("modify members of %s: unexpected second key change", group)
+	mc := memberChange{head: head, headOptional: true, check: s.groupExists(pk, groupID)}
+	failures, written, err := s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
+	if err != nil {
+		return err
+	}
+	if len(failures) > 0 {
+		return scim.NotFoundError(scim.GroupResource, groupID)
+	}
+	if !written {
+		// Every change was a no-op; the group must still exist for that to be true.
+		_, err := s.getRecord(ctx, pk, scim.GroupResource, groupID, "patch members of group")
+		return err
+	}
+	return nil
+}
+
+// Update implements scim.Store as optimistic concurrency: read, modify,
+// write conditionally on the version read, and after a lost race read and
+// modify again, with jittered exponential backoff, for at most
+// scim.RetryBound; then scim.EUnavailable (503 with Retry-After).
+func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, withMembers bool, modify func(cur *scim.Resource) (*scim.Change, error)) (*scim.Resource, error) {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		cur, err := s.Get(ctx, conn, typ, id, withMembers)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := modify(cur)
+		if err != nil {
+			return nil, err
+		}
+		if ch == nil || ch.Next == nil {
+			return cur, nil
+		}
+		next := ch.Next
+		written := true
+		if ch.Members && typ == scim.GroupResource {
+			written, err = s.modifyMembers(ctx, next, cur.Version, ch.Add, ch.Remove, sameOwnAttributes(cur, next))
+		} else if sameOwnAttributes(cur, next) {
+			return cur, nil
+		} else {
+			err = s.Replace(ctx, next, cur.Version)
+		}
+		if err == nil {
+			if !written {
+				return cur, nil
+			}
+			if withMembers && typ == scim.GroupResource {
+				out := *next
+				if out.Members, err = s.members(ctx, conn, id, s.memberReadLimit, "update group"); err != nil {
+					return nil, err
+				}
+				return &out, nil
+			}
+			return next, nil
+		}
+		if scim.ErrorCodeOf(err) != scim.EConflict {
+			return nil, err
+		}
+		if !s.backoffWithin(ctx, start, attempt) {
+			return nil, scim.UnavailableError(typ, id, "other requests kept changing it")
+		}
+	}
+}
+
+// sameOwnAttributes reports whether next stores exactly what cur does.
+func sameOwnAttributes(cur, next *scim.Resource) bool {
+	if cur.Name != next.Name || cur.ExternalID != next.ExternalID || cur.Active != next.Active {
+		return false
+	}
+	a, errA := json.Marshal(cur.Attributes)
+	b, errB := json.Marshal(next.Attributes)
+	return errA == nil && errB == nil && string(a) == string(b)
 }

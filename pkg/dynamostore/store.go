@@ -40,6 +40,9 @@ type Store struct {
 	// running it again is safe.
 	conflictAttempts int
 	conflictBase     time.Duration
+	// retryBound bounds the time spent retrying one write after conflicts
+	// or lost races (scim.RetryBound); beyond it the answer is 503.
+	retryBound time.Duration
 	// memberReadLimit is how many members a group read returns at most
 	// (scim.MaxGroupMembers+1, see scim.Store).
 	memberReadLimit int
@@ -58,13 +61,17 @@ func WithConflictRetry(attempts int, base time.Duration) Option {
 	}
 }
 
+// WithRetryBound changes how long conflicts and lost races are retried
+// before the store answers scim.EUnavailable.
+func WithRetryBound(d time.Duration) Option { return func(s *Store) { s.retryBound = d } }
+
 // WithMemberReadLimit changes how many members a group read returns at
 // most; tests use it to exercise the bound without ten thousand members.
 func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLimit = n } }
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1}
+	s := &Store{db: db, table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1}
 	for _, o := range opts {
 		o(s)
 	}

@@ -95,7 +95,7 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	if inline {
 		return nil
 	}
-	failures, err = s.applyMembers(ctx, pk, r.Conn, r.ID, nil, s.groupExists(pk, r.ID), members, nil)
+	failures, _, err = s.applyMembers(ctx, pk, r.Conn, r.ID, memberChange{check: s.groupExists(pk, r.ID)}, members, nil)
 	if err == nil && len(failures) > 0 {
 		err = scim.NotFoundError(r.Type, r.ID)
 	}
@@ -238,6 +238,7 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 		return err
 	}
 	fast := s.resourceUpdate(pk, rec, prevVersion, nil)[0].write.Update
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: fast.TableName, Key: fast.Key, UpdateExpression: fast.UpdateExpression,
@@ -250,11 +251,11 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 		// replaced while a group adds it, say), which the SDK does not retry.
 		// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
 		var conflict *types.TransactionConflictException
-		if !errors.As(err, &conflict) || attempt >= s.conflictAttempts {
+		if !errors.As(err, &conflict) {
 			break
 		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+		if attempt >= s.conflictAttempts || !s.backoffWithin(ctx, start, attempt) {
+			return contended(op, err)
 		}
 	}
 	if err == nil {
@@ -355,7 +356,7 @@ func (s *Store) dropAllMembers(ctx context.Context, pk string, conn scim.Connect
 		return nil
 	}
 	check := s.groupCheck(pk, rec.ID, "#ver = :prev", names(attrVersion), map[string]types.AttributeValue{":prev": num(rec.Version)})
-	failures, err := s.applyMembers(ctx, pk, conn, rec.ID, nil, check, nil, ids)
+	failures, _, err := s.applyMembers(ctx, pk, conn, rec.ID, memberChange{check: check}, nil, ids)
 	if err != nil {
 		return err
 	}
