@@ -23,18 +23,18 @@ const maxTransactItems = 100
 type role int
 
 const (
-	roleOther        role = iota
-	roleResource          // the user or group item itself
-	roleNameGuard         // a new userName/displayName guard
-	roleExtGuard          // a new externalId guard
-	roleOldGuard          // a guard being released
-	roleMemberAdd         // a user item gaining a group id
-	roleMemberRemove      // a user item losing a group id
-	roleGroupCheck        // the group must still exist
-	roleMemberItemAdd     // a member item put only if not there yet
-	roleMemberItemRemove  // a member item deleted only if there
-	roleIntent            // an intent item (intent.go)
-	roleToken             // a new token item
+	roleOther            role = iota
+	roleResource              // the user or group item itself
+	roleNameGuard             // a new userName/displayName guard
+	roleExtGuard              // a new externalId guard
+	roleOldGuard              // a guard being released
+	roleMemberAdd             // a user item gaining a group id
+	roleMemberRemove          // a user item losing a group id
+	roleGroupCheck            // the group must still exist
+	roleMemberItemAdd         // a member item put only if not there yet
+	roleMemberItemRemove      // a member item deleted only if there
+	roleIntent                // an intent item (intent.go)
+	roleToken                 // a new token item
 )
 
 type txItem struct {
