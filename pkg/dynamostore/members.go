@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -389,21 +391,20 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 // concurrent membership changes of one group never conflict on its version;
 // DynamoDB may still cancel two transactions that touch the group item at
 // the same instant (TransactionConflict), which transact retries.
-func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) error {
+func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) (int64, error) {
 	pk, err := connPK(conn)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !validMemberID(groupID) {
-		return scim.NotFoundError(scim.GroupResource, groupID)
+		return 0, scim.NotFoundError(scim.GroupResource, groupID)
 	}
 	add, remove, err = dedupeMembers(add, remove)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(add) == 0 && len(remove) == 0 {
-		_, err := s.getRecord(ctx, pk, scim.GroupResource, groupID, "patch members of group")
-		return err
+		return s.groupVersion(ctx, pk, groupID)
 	}
 	bump := updateItem(s.tableName(), key(pk, resourceSK(scim.GroupResource, groupID)),
 		"SET #modified = :modified ADD #ver :one", "attribute_exists(#pk)", names(attrPK, attrModified, attrVersion),
@@ -411,31 +412,48 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 	head := []txItem{{role: roleResource, write: bump}}
 	if len(head)+2*(len(add)+len(remove)) > maxTransactItems && len(add) > 0 {
 		if err := s.verifyUsers(ctx, pk, add); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	mc := memberChange{head: head, headOptional: true, check: s.groupExists(pk, groupID)}
-	failures, written, err := s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
+	failures, _, err := s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(failures) > 0 {
-		return scim.NotFoundError(scim.GroupResource, groupID)
+		return 0, scim.NotFoundError(scim.GroupResource, groupID)
 	}
-	if !written {
-		// Every change was a no-op; the group must still exist for that to be true.
-		_, err := s.getRecord(ctx, pk, scim.GroupResource, groupID, "patch members of group")
-		return err
+	// A transaction returns no values: the version for the ETag is one
+	// consistent read (which also confirms, after only no-ops, that the
+	// group exists).
+	return s.groupVersion(ctx, pk, groupID)
+}
+
+// groupVersion reads a live group's version.
+func (s *Store) groupVersion(ctx context.Context, pk, groupID string) (int64, error) {
+	rec, err := s.getRecord(ctx, pk, scim.GroupResource, groupID, "patch members of group")
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	return rec.Version, nil
 }
 
 // Update implements scim.Store as optimistic concurrency: read, modify,
 // write conditionally on the version read, and after a lost race read and
 // modify again, with jittered exponential backoff, for at most
 // scim.RetryBound; then scim.EUnavailable (503 with Retry-After).
+//
+// Within one process, updates of the same resource queue on a lock first
+// (scimgate serve handles many requests at once; a Lambda container one),
+// so that they do not all collide on the version: 50 concurrent PATCHes of
+// one user then cost 50 reads and 50 writes, not a storm of lost races.
 func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, withMembers bool, modify func(cur *scim.Resource) (*scim.Change, error)) (*scim.Resource, error) {
 	start := time.Now()
+	unlock, err := s.updates.lock(ctx, conn.Tenant+"#"+conn.SSO+"#"+resourceSK(typ, id))
+	if err != nil {
+		return nil, scim.UnavailableError(typ, id, "the request ran out of time waiting for other changes to it")
+	}
+	defer unlock()
 	for attempt := 1; ; attempt++ {
 		cur, err := s.Get(ctx, conn, typ, id, withMembers)
 		if err != nil {
@@ -487,4 +505,30 @@ func sameOwnAttributes(cur, next *scim.Resource) bool {
 	a, errA := json.Marshal(cur.Attributes)
 	b, errB := json.Marshal(next.Attributes)
 	return errA == nil && errB == nil && string(a) == string(b)
+}
+
+// stripedLock serialises work per key within the process, in a fixed
+// number of stripes (bounded memory whatever the number of keys; two keys
+// rarely share one). Waiting ends with the context.
+type stripedLock struct {
+	once    sync.Once
+	stripes []chan struct{}
+}
+
+const lockStripes = 256
+
+func (l *stripedLock) lock(ctx context.Context, key string) (unlock func(), err error) {
+	l.once.Do(func() {
+		l.stripes = make([]chan struct{}, lockStripes)
+		for i := range l.stripes {
+			l.stripes[i] = make(chan struct{}, 1)
+		}
+	})
+	stripe := l.stripes[crc32.ChecksumIEEE([]byte(key))%lockStripes]
+	select {
+	case stripe <- struct{}{}:
+		return func() { <-stripe }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

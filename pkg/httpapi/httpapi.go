@@ -324,11 +324,7 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 			// A group PATCH reads only the group item, not its possibly huge
 			// member list, so it answers 204 (RFC 7644 §3.5.2 allows it; Okta
 			// and Entra accept it) instead of a body with partial members.
-			if res.Version > 0 {
-				// A membership-only PATCH is applied without reading the
-				// group, so its new version is unknown: no ETag then.
-				q.w.Header().Set("ETag", scim.ETag(res.Version))
-			}
+			q.w.Header().Set("ETag", scim.ETag(res.Version))
 			q.w.WriteHeader(http.StatusNoContent)
 			return nil
 		}

@@ -352,17 +352,17 @@ func membershipOnly(ops []patchOp) (add []Member, remove []string, ok bool) {
 }
 
 // patchMembers applies a membership-only group PATCH. The resource
-// returned carries the id only: the group was not read, and its version
-// after this change is not known without another read (the HTTP layer then
-// sends no ETag with its 204).
+// returned carries the id and the version after the change only: the group
+// was not read, and a group PATCH answers 204 with just the ETag.
 func (s *Service) patchMembers(ctx context.Context, conn Connection, id string, add []Member, remove []string) (*Resource, error) {
 	if err := checkDeadline(ctx, GroupResource, id); err != nil {
 		return nil, err
 	}
-	if err := s.store.PatchMembers(ctx, conn, id, add, remove, s.timestamp()); err != nil {
+	version, err := s.store.PatchMembers(ctx, conn, id, add, remove, s.timestamp())
+	if err != nil {
 		return nil, wrap("patch members of group", err)
 	}
-	return &Resource{Conn: conn, Type: GroupResource, ID: id}, nil
+	return &Resource{Conn: conn, Type: GroupResource, ID: id, Version: version}, nil
 }
 
 // afterLostRace decides what a failed conditional write means: nil to read

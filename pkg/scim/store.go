@@ -166,8 +166,10 @@ type Store interface {
 	// Removals come after additions. The group's version goes up by exactly
 	// one and its lastModified becomes at if and only if its membership
 	// changed: adding a member already present (with the same or no display)
-	// or removing a non-member changes nothing.
-	PatchMembers(ctx context.Context, conn Connection, groupID string, add []Member, remove []string, at time.Time) error
+	// or removing a non-member changes nothing. It returns the group's
+	// version right after the change (for the ETag of the answer); under
+	// concurrent changes that version may include theirs as well.
+	PatchMembers(ctx context.Context, conn Connection, groupID string, add []Member, remove []string, at time.Time) (version int64, err error)
 }
 
 // Change is what Store.Update writes: the resource's new own attributes

@@ -163,15 +163,15 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 
 // PatchMembers implements scim.Store: one write transaction, no version
 // precondition; the version moves only when the membership does.
-func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		var live bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE `+liveResource+` AND id = ?)`,
-			conn.Tenant, conn.SSO, string(scim.GroupResource), groupID).Scan(&live); err != nil {
-			return fmt.Errorf("patch members of group %s/%s: %w", conn, groupID, err)
-		}
-		if !live {
+func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) (version int64, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT version FROM resources WHERE `+liveResource+` AND id = ?`,
+			conn.Tenant, conn.SSO, string(scim.GroupResource), groupID).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
 			return scim.NotFoundError(scim.GroupResource, groupID)
+		}
+		if err != nil {
+			return fmt.Errorf("patch members of group %s/%s: %w", conn, groupID, err)
 		}
 		add, remove, err := effectiveMemberChange(ctx, tx, conn, groupID, add, remove)
 		if err != nil {
@@ -193,8 +193,13 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 			formatTime(at), conn.Tenant, conn.SSO, string(scim.GroupResource), groupID); err != nil {
 			return fmt.Errorf("patch members of group %s/%s: %w", conn, groupID, err)
 		}
+		version++
 		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	return version, nil
 }
 
 // effectiveMemberChange reduces add and remove to what changes the group:
