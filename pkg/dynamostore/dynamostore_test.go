@@ -34,6 +34,10 @@ func TestContract(t *testing.T) {
 		s := dynamostore.New(client, srv.NewTable(t, client))
 		return storetest.Stores{Resources: s, Tokens: s}
 	})
+	storetest.RunWritePath(t, func(t *testing.T) storetest.Stores {
+		s := dynamostore.New(client, srv.NewTable(t, client))
+		return storetest.Stores{Resources: s, Tokens: s}
+	})
 }
 
 // env is a store on a fresh table with a call counter on its client.
