@@ -50,7 +50,16 @@ type Config struct {
 	NewRequestID func() string
 	// Now is the clock used for latency; defaults to time.Now.
 	Now func() time.Time
+	// RequestTimeout is every request's deadline (DefaultRequestTimeout
+	// when zero). Work still running when it passes writes nothing more and
+	// is answered 503 with Retry-After. A deadline already on the request's
+	// context (a Lambda invocation's) applies if it is earlier.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is below API Gateway's 30 s integration timeout
+// and the functions' 29 s, so that a request ends with an answer of ours.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Handler serves SCIM requests.
 type Handler struct {
@@ -68,6 +77,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	for _, rt := range Routes() {
@@ -129,7 +141,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RequestIDHeader, id)
 	rl := &requestLog{}
 	rec := &statusRecorder{ResponseWriter: w}
-	r = r.WithContext(context.WithValue(r.Context(), logKey{}, rl))
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(context.WithValue(ctx, logKey{}, rl))
 	defer func() {
 		if p := recover(); p != nil {
 			rl.err = fmt.Errorf("panic: %v", p)
