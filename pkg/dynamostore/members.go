@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,8 +116,12 @@ type memberChange struct {
 	headOptional bool
 	// check goes into every later transaction (or every one, without head).
 	check txItem
-	// last is written with the last chunk (the end of an intent).
+	// last is written with the last chunk (the end of an intent), in
+	// place of check.
 	last []txItem
+	// tolerant: completing an intent, an added user that no longer exists
+	// is skipped rather than failing (the change was accepted already).
+	tolerant bool
 }
 
 // applyMembers writes membership changes in transactions of at most 100
@@ -142,14 +148,24 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			return nil, written, fmt.Errorf("%s of group %s: %w", op, gid, err)
 		}
 		fixed := []txItem{mc.check}
-		if first && len(mc.head) > 0 {
+		withHead := first && len(mc.head) > 0
+		if withHead {
 			fixed = mc.head
 		}
-		room := maxTransactItems - len(fixed)
-		if 2*len(pairs) <= room-len(mc.last) {
-			fixed = append(slices.Clone(fixed), mc.last...)
-			room -= len(mc.last)
+		if len(mc.last) > 0 {
+			base := 0
+			if withHead {
+				base = len(fixed)
+			}
+			if 2*len(pairs) <= maxTransactItems-base-len(mc.last) {
+				if withHead {
+					fixed = append(slices.Clone(fixed), mc.last...)
+				} else {
+					fixed = mc.last // the intent's delete is its check
+				}
+			}
 		}
+		room := maxTransactItems - len(fixed)
 		take := min(len(pairs), room/2)
 		if take == 0 && first && mc.headOptional && len(mc.last) == 0 {
 			return nil, false, nil // every pair was a no-op
@@ -184,7 +200,10 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			pair := pairOf[f.index]
 			switch f.role {
 			case roleMemberAdd:
-				return nil, written, scim.UnknownMemberError(f.id)
+				if !mc.tolerant {
+					return nil, written, scim.UnknownMemberError(f.id)
+				}
+				drop[pair] = true
 			case roleMemberItemAdd, roleMemberItemRemove:
 				drop[pair] = true
 			case roleMemberRemove:
@@ -349,20 +368,33 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 	// externalId change, and so the guards must move as well.
 	for range 2 {
 		head := s.resourceUpdate(pk, rec, prevVersion, old)
-		if !verified && len(add) > 0 && len(head)+2*(len(add)+len(remove)) > maxTransactItems {
-			if err := s.verifyUsers(ctx, pk, add); err != nil {
-				return false, err
+		var failures []condFailure
+		var written bool
+		if len(head)+2*(len(add)+len(remove)) > maxTransactItems {
+			// Too large for one transaction: an intent makes it all-or-nothing.
+			if !verified && len(add) > 0 {
+				if err := s.verifyUsers(ctx, pk, add); err != nil {
+					return false, err
+				}
+				verified = true
 			}
-			verified = true
+			failures, err = s.startMembersIntent(ctx, pk, group.Conn, group.ID, head, add, remove)
+			written = len(failures) == 0 && err == nil
+		} else {
+			mc := memberChange{head: head, headOptional: headOptional, check: s.groupExists(pk, group.ID)}
+			failures, written, err = s.applyMembers(ctx, pk, group.Conn, group.ID, mc, add, remove)
 		}
-		mc := memberChange{head: head, headOptional: headOptional, check: s.groupExists(pk, group.ID)}
-		failures, written, err := s.applyMembers(ctx, pk, group.Conn, group.ID, mc, add, remove)
 		if err != nil || len(failures) == 0 {
 			return written, err
 		}
 		for _, f := range failures {
-			if f.role == roleGroupCheck {
+			switch f.role {
+			case roleGroupCheck:
 				return written, scim.NotFoundError(scim.GroupResource, group.ID)
+			case roleIntent:
+				// Another chunked change of the group is open; the retry's
+				// read completes it first.
+				return written, scim.VersionConflictError(scim.GroupResource, group.ID)
 			}
 		}
 		if old != nil {
@@ -406,22 +438,49 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 	if len(add) == 0 && len(remove) == 0 {
 		return s.groupVersion(ctx, pk, groupID)
 	}
+	// No version condition, but no open intent either: a membership change
+	// must come after (or before) a chunked one as a whole.
 	bump := updateItem(s.tableName(), key(pk, resourceSK(scim.GroupResource, groupID)),
-		"SET #modified = :modified ADD #ver :one", "attribute_exists(#pk)", names(attrPK, attrModified, attrVersion),
+		"SET #modified = :modified ADD #ver :one", "attribute_exists(#pk) AND attribute_not_exists(#pend)",
+		names(attrPK, attrModified, attrVersion, attrPend),
 		map[string]types.AttributeValue{":modified": str(formatTime(at)), ":one": num(1)})
+	bump.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	head := []txItem{{role: roleResource, write: bump}}
-	if len(head)+2*(len(add)+len(remove)) > maxTransactItems && len(add) > 0 {
+	large := len(head)+2*(len(add)+len(remove)) > maxTransactItems
+	if large && len(add) > 0 {
 		if err := s.verifyUsers(ctx, pk, add); err != nil {
 			return 0, err
 		}
 	}
-	mc := memberChange{head: head, headOptional: true, check: s.groupExists(pk, groupID)}
-	failures, _, err := s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
-	if err != nil {
-		return 0, err
-	}
-	if len(failures) > 0 {
-		return 0, scim.NotFoundError(scim.GroupResource, groupID)
+	for attempt := 0; ; attempt++ {
+		var failures []condFailure
+		if large {
+			failures, err = s.startMembersIntent(ctx, pk, conn, groupID, head, add, remove)
+		} else {
+			mc := memberChange{head: head, headOptional: true, check: s.groupExists(pk, groupID)}
+			failures, _, err = s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if len(failures) == 0 {
+			break
+		}
+		pending := false
+		for _, f := range failures {
+			if f.role == roleIntent || (f.role == roleResource && len(f.old) > 0) {
+				pending = true // an intent of this group is open
+			}
+		}
+		if !pending {
+			return 0, scim.NotFoundError(scim.GroupResource, groupID)
+		}
+		if attempt >= 3 {
+			return 0, scim.UnavailableError(scim.GroupResource, groupID, "a large change to it is still being applied")
+		}
+		if err := s.rollForward(ctx, pk, conn, intentSK(scim.GroupResource, groupID)); err != nil {
+			return 0, err
+		}
 	}
 	// A transaction returns no values: the version for the ETag is one
 	// consistent read (which also confirms, after only no-ops, that the
@@ -531,4 +590,50 @@ func (l *stripedLock) lock(ctx context.Context, key string) (unlock func(), err 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// startMembersIntent writes the first transaction of a membership change
+// too large for one: the group's own update (head, marked with the
+// intent's token) and the intent recording every member change; then it
+// completes the intent in chunks. Failures are head's (nothing written).
+func (s *Store) startMembersIntent(ctx context.Context, pk string, conn scim.Connection, gid string, head []txItem, add []scim.Member, remove []string) ([]condFailure, error) {
+	addJSON, err := encodeIntentMembers(add)
+	if err != nil {
+		return nil, err
+	}
+	in := &intent{SK: intentSK(scim.GroupResource, gid), Kind: kindMembers, Token: newToken(), ID: gid, Add: addJSON, Remove: remove}
+	start, err := s.intentStart(pk, in)
+	if err != nil {
+		return nil, err
+	}
+	items := slices.Clone(head)
+	items[0] = markPending(items[0], in.Token)
+	failures, err := s.transact(ctx, "modify members", append(items, start...))
+	if err != nil || len(failures) > 0 {
+		return failures, err
+	}
+	return nil, s.complete(ctx, pk, conn, in)
+}
+
+// markPending adds "pend = tok" to the group update of a transaction, on
+// condition that no other intent of the group is open.
+func markPending(it txItem, tok string) txItem {
+	u := *it.write.Update
+	expr := aws.ToString(u.UpdateExpression)
+	if rest, ok := strings.CutPrefix(expr, "SET "); ok {
+		expr = "SET #pend = :tok, " + rest
+	} else {
+		expr = "SET #pend = :tok " + expr
+	}
+	u.UpdateExpression = aws.String(expr)
+	u.ConditionExpression = aws.String("(" + aws.ToString(u.ConditionExpression) + ") AND attribute_not_exists(#pend)")
+	u.ExpressionAttributeNames = maps.Clone(u.ExpressionAttributeNames)
+	u.ExpressionAttributeNames["#pend"] = attrPend
+	u.ExpressionAttributeValues = maps.Clone(u.ExpressionAttributeValues)
+	if u.ExpressionAttributeValues == nil {
+		u.ExpressionAttributeValues = map[string]types.AttributeValue{}
+	}
+	u.ExpressionAttributeValues[":tok"] = str(tok)
+	it.write = types.TransactWriteItem{Update: &u}
+	return it
 }

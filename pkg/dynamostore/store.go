@@ -181,6 +181,8 @@ type record struct {
 	Doc      string   `dynamodbav:"doc"`
 	Groups   []string `dynamodbav:"grp,stringset,omitempty"`
 	Deleted  string   `dynamodbav:"deleted,omitempty"`
+	// Pend is the token of an open membership intent of a group (intent.go).
+	Pend string `dynamodbav:"pend,omitempty"`
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
