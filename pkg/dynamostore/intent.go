@@ -249,12 +249,12 @@ func (s *Store) complete(ctx context.Context, pk string, conn scim.Connection, i
 				return fmt.Errorf("%s: %w", op, err)
 			}
 			end := s.intentEnd(pk, in)
-			last := len(groups) <= maxTransactItems-len(end)
+			last := len(groups) <= s.maxItems-len(end)
 			items := []txItem{s.intentCheck(pk, in)}
 			if last {
 				items = end
 			}
-			take := min(len(groups), maxTransactItems-len(items))
+			take := min(len(groups), s.maxItems-len(items))
 			for _, gid := range groups[:take] {
 				items = append(items, txItem{write: deleteItem(s.tableName(), key(membersPK(conn, gid), in.ID), "", nil, nil)})
 			}

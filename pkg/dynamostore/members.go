@@ -157,7 +157,7 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			if withHead {
 				base = len(fixed)
 			}
-			if 2*len(pairs) <= maxTransactItems-base-len(mc.last) {
+			if 2*len(pairs) <= s.maxItems-base-len(mc.last) {
 				if withHead {
 					fixed = append(slices.Clone(fixed), mc.last...)
 				} else {
@@ -165,13 +165,13 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 				}
 			}
 		}
-		room := maxTransactItems - len(fixed)
+		room := s.maxItems - len(fixed)
 		take := min(len(pairs), room/2)
 		if take == 0 && first && mc.headOptional && len(mc.last) == 0 {
 			return nil, false, nil // every pair was a no-op
 		}
 		items := slices.Clone(fixed)
-		pairOf := make([]int, len(fixed), maxTransactItems)
+		pairOf := make([]int, len(fixed), s.maxItems)
 		for i, p := range pairs[:take] {
 			items = append(items, p...)
 			for range p {
@@ -370,7 +370,7 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 		head := s.resourceUpdate(pk, rec, prevVersion, old)
 		var failures []condFailure
 		var written bool
-		if len(head)+2*(len(add)+len(remove)) > maxTransactItems {
+		if len(head)+2*(len(add)+len(remove)) > s.maxItems {
 			// Too large for one transaction: an intent makes it all-or-nothing.
 			if !verified && len(add) > 0 {
 				if err := s.verifyUsers(ctx, pk, add); err != nil {
@@ -446,7 +446,7 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 		map[string]types.AttributeValue{":modified": str(formatTime(at)), ":one": num(1)})
 	bump.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	head := []txItem{{role: roleResource, write: bump}}
-	large := len(head)+2*(len(add)+len(remove)) > maxTransactItems
+	large := len(head)+2*(len(add)+len(remove)) > s.maxItems
 	if large && len(add) > 0 {
 		if err := s.verifyUsers(ctx, pk, add); err != nil {
 			return 0, err

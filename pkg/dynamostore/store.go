@@ -46,6 +46,9 @@ type Store struct {
 	// memberReadLimit is how many members a group read returns at most
 	// (scim.MaxGroupMembers+1, see scim.Store).
 	memberReadLimit int
+	// maxItems is the most items the store puts in one transaction:
+	// DynamoDB's limit, lowered only by tests to exercise chunking cheaply.
+	maxItems int
 	// updates queues this process's updates of one resource (Update).
 	updates *stripedLock
 }
@@ -73,7 +76,7 @@ func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLim
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}}
+	s := &Store{db: db, table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}, maxItems: maxTransactItems}
 	for _, o := range opts {
 		o(s)
 	}

@@ -75,7 +75,7 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 			return err
 		}
 	}
-	inline := len(items)+2*len(members) <= maxTransactItems
+	inline := len(items)+2*len(members) <= s.maxItems
 	if inline {
 		for _, m := range members {
 			items = append(items, s.memberAdd(pk, r.Conn, r.ID, m)...)
@@ -309,7 +309,7 @@ func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.Resou
 		in.Kind = kindDeleteUser
 		in.Groups = rec.Groups
 		items := tomb
-		if len(items)+len(rec.Groups) <= maxTransactItems {
+		if len(items)+len(rec.Groups) <= s.maxItems {
 			for _, gid := range rec.Groups {
 				items = append(items, txItem{write: deleteItem(s.tableName(), key(membersPK(conn, gid), id), "", nil, nil)})
 			}
@@ -329,7 +329,7 @@ func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.Resou
 	if err != nil {
 		return err
 	}
-	if len(tomb)+2*len(ids) <= maxTransactItems {
+	if len(tomb)+2*len(ids) <= s.maxItems {
 		failures, _, err := s.applyMembers(ctx, pk, conn, id, memberChange{head: tomb}, nil, ids)
 		if err != nil {
 			return err
