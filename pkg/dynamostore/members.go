@@ -452,13 +452,15 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 			return 0, err
 		}
 	}
+	written := false
 	for attempt := 0; ; attempt++ {
 		var failures []condFailure
+		written = large
 		if large {
 			failures, err = s.startMembersIntent(ctx, pk, conn, groupID, head, add, remove)
 		} else {
 			mc := memberChange{head: head, headOptional: true, check: s.groupExists(pk, groupID)}
-			failures, _, err = s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
+			failures, written, err = s.applyMembers(ctx, pk, conn, groupID, mc, add, remove)
 		}
 		if err != nil {
 			return 0, err
@@ -482,10 +484,22 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 			return 0, err
 		}
 	}
+	if !written {
+		// Only no-ops: the group must still exist for that to be true.
+		return s.groupVersion(ctx, pk, groupID)
+	}
 	// A transaction returns no values: the version for the ETag is one
-	// consistent read (which also confirms, after only no-ops, that the
-	// group exists).
-	return s.groupVersion(ctx, pk, groupID)
+	// consistent read. The change is committed, so the read runs even past
+	// the request's deadline, briefly; if it fails the answer is still a
+	// success, without an ETag (version 0), not an error for a change that
+	// was made.
+	readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	v, err := s.groupVersion(readCtx, pk, groupID)
+	if err != nil {
+		return 0, nil
+	}
+	return v, nil
 }
 
 // groupVersion reads a live group's version.

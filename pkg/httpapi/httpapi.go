@@ -338,7 +338,9 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 			// A group PATCH reads only the group item, not its possibly huge
 			// member list, so it answers 204 (RFC 7644 §3.5.2 allows it; Okta
 			// and Entra accept it) instead of a body with partial members.
-			q.w.Header().Set("ETag", scim.ETag(res.Version))
+			if res.Version > 0 { // 0: committed, but the new version could not be read back
+				q.w.Header().Set("ETag", scim.ETag(res.Version))
+			}
 			q.w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
