@@ -372,12 +372,19 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 		var written bool
 		if len(head)+2*(len(add)+len(remove)) > s.maxItems {
 			// Too large for one transaction: an intent makes it all-or-nothing.
-			if !verified && len(add) > 0 {
-				if err := s.verifyUsers(ctx, pk, add); err != nil {
-					return false, err
+			if !verified {
+				if len(add) > 0 {
+					if err := s.verifyUsers(ctx, pk, add); err != nil {
+						return false, err
+					}
 				}
 				verified = true
+				if add, remove, err = s.effectiveChange(ctx, group.Conn, group.ID, add, remove); err != nil {
+					return false, err
+				}
 			}
+		}
+		if len(head)+2*(len(add)+len(remove)) > s.maxItems {
 			failures, err = s.startMembersIntent(ctx, pk, group.Conn, group.ID, head, add, remove)
 			written = len(failures) == 0 && err == nil
 		} else {
@@ -447,10 +454,19 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 	bump.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	head := []txItem{{role: roleResource, write: bump}}
 	large := len(head)+2*(len(add)+len(remove)) > s.maxItems
-	if large && len(add) > 0 {
-		if err := s.verifyUsers(ctx, pk, add); err != nil {
+	if large {
+		if len(add) > 0 {
+			if err := s.verifyUsers(ctx, pk, add); err != nil {
+				return 0, err
+			}
+		}
+		if add, remove, err = s.effectiveChange(ctx, conn, groupID, add, remove); err != nil {
 			return 0, err
 		}
+		if len(add) == 0 && len(remove) == 0 {
+			return s.groupVersion(ctx, pk, groupID)
+		}
+		large = len(head)+2*(len(add)+len(remove)) > s.maxItems
 	}
 	written := false
 	for attempt := 0; ; attempt++ {
@@ -650,4 +666,48 @@ func markPending(it txItem, tok string) txItem {
 	u.ExpressionAttributeValues[":tok"] = str(tok)
 	it.write = types.TransactWriteItem{Update: &u}
 	return it
+}
+
+// effectiveChange drops from a change too large for one transaction what
+// would change nothing (members already there with the same or no display,
+// non-members removed), reading the member items with BatchGetItem, so
+// that a large no-op neither opens an intent nor moves the version.
+func (s *Store) effectiveChange(ctx context.Context, conn scim.Connection, gid string, add []scim.Member, remove []string) ([]scim.Member, []string, error) {
+	present := map[string]string{}
+	var keys []map[string]types.AttributeValue
+	for _, m := range add {
+		keys = append(keys, key(membersPK(conn, gid), m.Value))
+	}
+	for _, id := range remove {
+		keys = append(keys, key(membersPK(conn, gid), id))
+	}
+	for chunk := range slices.Chunk(keys, 100) {
+		items, err := s.batchGet(ctx, chunk, "read members of group "+gid)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, item := range items {
+			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
+			d, _ := item[attrDisplay].(*types.AttributeValueMemberS)
+			if sk != nil {
+				present[sk.Value] = ""
+				if d != nil {
+					present[sk.Value] = d.Value
+				}
+			}
+		}
+	}
+	var effAdd []scim.Member
+	for _, m := range add {
+		if d, ok := present[m.Value]; !ok || (m.Display != "" && m.Display != d) {
+			effAdd = append(effAdd, m)
+		}
+	}
+	var effRemove []string
+	for _, id := range remove {
+		if _, ok := present[id]; ok {
+			effRemove = append(effRemove, id)
+		}
+	}
+	return effAdd, effRemove, nil
 }
