@@ -103,11 +103,9 @@ func (s *Store) intentStart(pk string, in *intent) ([]txItem, error) {
 
 // intentCheck is the condition of every chunk: the intent is still open.
 func (s *Store) intentCheck(pk string, in *intent) txItem {
-	return txItem{role: roleIntent, write: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: s.tableName(), Key: key(pk, in.SK),
-		ConditionExpression: aws.String("#tok = :tok"), ExpressionAttributeNames: names(attrToken),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":tok": str(in.Token)},
-	}}}
+	// An update that changes nothing, as groupCheck, not a ConditionCheck.
+	return txItem{role: roleIntent, write: updateItem(s.tableName(), key(pk, in.SK), "SET #tok = #tok", "#tok = :tok",
+		names(attrToken), map[string]types.AttributeValue{":tok": str(in.Token)})}
 }
 
 // intentEnd closes the intent: delete it (if still this one), leave the
@@ -197,7 +195,7 @@ func (s *Store) sweep(ctx context.Context, pk string, conn scim.Connection, keys
 // rollForward completes the intent at sk, or cleans a stale pending entry.
 func (s *Store) rollForward(ctx context.Context, pk string, conn scim.Connection, sk string) error {
 	// Helpers in this process queue instead of racing each other.
-	unlock, err := s.updates.lock(ctx, pk+"#"+sk)
+	unlock, err := s.intents.lock(ctx, pk+"#"+sk)
 	if err != nil {
 		return fmt.Errorf("roll forward %s: %w", sk, err)
 	}

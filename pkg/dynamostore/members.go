@@ -69,7 +69,8 @@ func (s *Store) memberAdd(pk string, conn scim.Connection, gid string, m scim.Me
 	n := names(attrPK)
 	if m.Display != "" {
 		item[attrDisplay] = str(m.Display)
-		cond = "attribute_not_exists(#pk) OR #display <> :display"
+		// A missing display compares as false in a condition, so it is named.
+		cond = "attribute_not_exists(#pk) OR attribute_not_exists(#display) OR #display <> :display"
 		values = map[string]types.AttributeValue{":display": str(m.Display)}
 		n = names(attrPK, attrDisplay)
 	}
@@ -93,12 +94,16 @@ func (s *Store) memberRemove(pk string, conn scim.Connection, gid, id string) []
 	}
 }
 
-// groupCheck is a condition on the group item written nowhere else.
+// groupCheck is a condition on the group item written nowhere else in the
+// transaction. It is an update that changes nothing (SET ver = ver) rather
+// than a ConditionCheck, so that the functions' IAM policies need no
+// dynamodb:ConditionCheckItem for paths the replayed events never take; an
+// update that changes no data writes no stream record.
 func (s *Store) groupCheck(pk, gid, cond string, n map[string]string, values map[string]types.AttributeValue) txItem {
-	return txItem{role: roleGroupCheck, write: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: s.tableName(), Key: key(pk, resourceSK(scim.GroupResource, gid)),
-		ConditionExpression: aws.String(cond), ExpressionAttributeNames: n, ExpressionAttributeValues: values,
-	}}}
+	n = maps.Clone(n)
+	n["#ver"] = attrVersion
+	return txItem{role: roleGroupCheck, write: updateItem(s.tableName(), key(pk, resourceSK(scim.GroupResource, gid)),
+		"SET #ver = #ver", cond, n, values)}
 }
 
 // groupExists keeps membership chunks from writing into a group that was deleted meanwhile.

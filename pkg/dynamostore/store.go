@@ -49,8 +49,10 @@ type Store struct {
 	// maxItems is the most items the store puts in one transaction:
 	// DynamoDB's limit, lowered only by tests to exercise chunking cheaply.
 	maxItems int
-	// updates queues this process's updates of one resource (Update).
-	updates *stripedLock
+	// updates queues this process's updates of one resource (Update);
+	// intents its helpers of one intent (rollForward), which an Update may
+	// run while it holds its own lock, hence a lock family of their own.
+	updates, intents *stripedLock
 }
 
 // Option configures a Store.
@@ -76,7 +78,7 @@ func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLim
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}, maxItems: maxTransactItems}
+	s := &Store{db: db, table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}, intents: &stripedLock{}, maxItems: maxTransactItems}
 	for _, o := range opts {
 		o(s)
 	}

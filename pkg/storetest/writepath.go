@@ -214,6 +214,13 @@ func testPatchMembers(t *testing.T, s Stores, conn scim.Connection) {
 	}
 	equalIDs(t, "members", memberIDs(mustGet(t, s.Resources, g, true)), []string{b.ID})
 	equalIDs(t, "groups of a", mustGet(t, s.Resources, a, false).Groups, nil)
+	// A display where there was none is a change.
+	if v, err := s.Resources.PatchMembers(ctx, conn, g.ID, []scim.Member{{Value: b.ID, Display: "Bee"}}, nil, f.tick()); err != nil || v != 4 {
+		t.Fatalf("new display: version %d, %v", v, err)
+	}
+	if got := mustGet(t, s.Resources, g, true); len(got.Members) != 1 || got.Members[0].Display != "Bee" {
+		t.Fatalf("display not updated: %+v", got.Members)
+	}
 	_, err = s.Resources.PatchMembers(ctx, conn, "00000000-0000-4000-8000-999999999998", []scim.Member{{Value: a.ID}}, nil, f.tick())
 	wantCode(t, err, scim.ENotFound)
 }
