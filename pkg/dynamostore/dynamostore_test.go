@@ -680,3 +680,37 @@ func TestCounterShards(t *testing.T) {
 		t.Fatalf("counter shards: %d items, %v; want the count spread over many", len(out.Items), err)
 	}
 }
+
+// TestLostRacesEndIn503: an Update that loses the version race every time
+// (another writer always gets in between its read and its write) is
+// retried with backoff until the retry bound, then answered EUnavailable
+// (503 with Retry-After), not EConflict (409), and wrote nothing of its own.
+func TestLostRacesEndIn503(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := dynamostore.New(e.client, e.table, dynamostore.WithRetryBound(200*time.Millisecond))
+	u := e.mustCreate(t, e.resource(scim.UserResource, "raced@example.com", ""))
+	attempts := 0
+	start := time.Now()
+	_, err := s.Update(ctx, e.conn, scim.UserResource, u.ID, false, func(cur *scim.Resource) (*scim.Change, error) {
+		attempts++
+		other := *cur
+		other.Version = cur.Version + 1
+		other.Attributes = map[string]any{"userName": cur.Name, "title": fmt.Sprint("other ", attempts)}
+		if err := e.store.Replace(ctx, &other, cur.Version); err != nil {
+			return nil, err
+		}
+		mine := *cur
+		mine.Version = cur.Version + 1
+		mine.Attributes = map[string]any{"userName": cur.Name, "title": "mine"}
+		return &scim.Change{Next: &mine}, nil
+	})
+	wantCode(t, err, scim.EUnavailable)
+	if attempts < 2 || time.Since(start) > 5*time.Second {
+		t.Fatalf("%d attempts in %v", attempts, time.Since(start))
+	}
+	got, err := e.store.Get(ctx, e.conn, scim.UserResource, u.ID, false)
+	if err != nil || got.Attributes["title"] == "mine" {
+		t.Fatalf("after giving up: %+v, %v", got, err)
+	}
+}
