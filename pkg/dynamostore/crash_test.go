@@ -188,6 +188,26 @@ func crashCases(sz crashSize) []crashCase {
 			g := groupWith(t, e, us[:half])
 			return update(e, g, us[half:], us[:half]), groupCheck(e, g, us[:half], us[half:], true)
 		}},
+		{"CreateLargeGroup", func(t *testing.T, e *env) (func(*dynamostore.Store) error, func(*testing.T, bool)) {
+			us := needUsers(t, e, m)
+			g := e.resource(scim.GroupResource, "Created "+e.id(), "")
+			g.Members = asMembers(us)
+			change := func(s *dynamostore.Store) error { return s.Create(ctx, g) }
+			check := func(t *testing.T, full bool) {
+				t.Helper()
+				got, err := e.store.Get(ctx, e.conn, scim.GroupResource, g.ID, true)
+				if !full {
+					if !scim.IsNotFound(err) {
+						t.Fatalf("a create that never committed: %v %v", got, err)
+					}
+					return
+				}
+				if err != nil || len(got.Members) != len(us) {
+					t.Fatalf("created group: %v, %v", got, err)
+				}
+			}
+			return change, check
+		}},
 		{"MembershipOnlyAdd", func(t *testing.T, e *env) (func(*dynamostore.Store) error, func(*testing.T, bool)) {
 			us := needUsers(t, e, m)
 			g := groupWith(t, e, nil)

@@ -49,7 +49,7 @@ func checkKeys(r *scim.Resource) error {
 // Create writes the resource, its uniqueness guards and the counter in one
 // transaction, and for a group with members the memberships too when they
 // fit into it. Larger member lists are verified first and added in chunks
-// right after the group is created (docs/dynamodb.md, "Create").
+// under an intent written with the group (docs/dynamodb.md, "Create").
 func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	op := "create " + noun(r.Type)
 	pk, rec, err := writableRecord(r)
@@ -76,12 +76,29 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 		}
 	}
 	inline := len(items)+2*len(members) <= s.maxItems
+	var in *intent
 	if inline {
 		for _, m := range members {
 			items = append(items, s.memberAdd(pk, r.Conn, r.ID, m)...)
 		}
-	} else if err := s.verifyUsers(ctx, pk, members); err != nil {
-		return err
+	} else {
+		// Too many members for one transaction: the group is created with
+		// an intent to add them (intent.go), so that no reader ever sees it
+		// with only some, even after a crash.
+		if err := s.verifyUsers(ctx, pk, members); err != nil {
+			return err
+		}
+		addJSON, err := encodeIntentMembers(members)
+		if err != nil {
+			return err
+		}
+		in = &intent{SK: intentSK(r.Type, r.ID), Kind: kindMembers, Token: newToken(), ID: r.ID, Add: addJSON}
+		start, err := s.intentStart(pk, in)
+		if err != nil {
+			return err
+		}
+		item[attrPend] = str(in.Token)
+		items = append(items, start...)
 	}
 
 	failures, err := s.transact(ctx, op, items)
@@ -91,23 +108,12 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	if len(failures) > 0 {
 		return createFailure(r, failures)
 	}
-	if inline {
+	if in == nil {
 		return nil
 	}
-	failures, _, err = s.applyMembers(ctx, pk, r.Conn, r.ID, memberChange{check: s.groupExists(pk, r.ID)}, members, nil)
-	if err == nil && len(failures) > 0 {
-		err = scim.NotFoundError(r.Type, r.ID)
-	}
-	if err != nil {
-		// A user vanished between the check and its chunk. Undo the create
-		// (as a delete, which also removes the memberships already added) so
-		// that the client's retry is not refused as a duplicate.
-		if undoErr := s.Delete(ctx, r.Conn, r.Type, r.ID, r.Version, r.LastModified); undoErr != nil {
-			return errors.Join(err, fmt.Errorf("%s: undo partial create: %w", op, undoErr))
-		}
-		return err
-	}
-	return nil
+	// A user deleted between the check and its chunk is left out, as if
+	// it had been deleted right after the create.
+	return s.complete(ctx, pk, r.Conn, in)
 }
 
 func createFailure(r *scim.Resource, failures []condFailure) error {
