@@ -164,6 +164,8 @@ func pendingOf(item map[string]types.AttributeValue) []string {
 	return nil
 }
 
+var _ scim.Sweeper = (*Store)(nil)
+
 // Sweep completes every change of conn that a crash (or a request that ran
 // out of time) left half-applied: the member items of deleted groups and
 // users, and the remaining chunks of large membership changes. It is

@@ -295,3 +295,28 @@ func testNoOpChangesKeepVersion(t *testing.T, newHarness harnessFactory) {
 		t.Fatalf("the added member does not show the group")
 	}
 }
+
+// TestMembershipOnlyPatchAppliesOpsInOrder: a membership-only PATCH is
+// reduced to its net effect in operation order, as the general path
+// applies it: add then remove is no change, remove then add is an add.
+func TestMembershipOnlyPatchAppliesOpsInOrder(t *testing.T) {
+	onBothStores(t, func(t *testing.T, newHarness harnessFactory) {
+		h := newHarness(t)
+		a, b := h.user("a@example.com"), h.user("b@example.com")
+		g := h.create(scim.GroupResource, `{"displayName":"Ordered"}`)
+		ops := fmt.Sprintf(`[{"op":"add","path":"members","value":[{"value":%q}]},{"op":"remove","path":"members[value eq \"%s\"]"},`+
+			`{"op":"remove","path":"members","value":[{"value":%q}]},{"op":"add","path":"members","value":[{"value":%q}]}]`, a.ID, a.ID, b.ID, b.ID)
+		if _, err := h.patch(scim.GroupResource, g.ID, ops); err != nil {
+			t.Fatal(err)
+		}
+		doc := h.doc(scim.GroupResource, g.ID)
+		members, _ := doc["members"].([]any)
+		if len(members) != 1 || members[0].(map[string]any)["value"] != b.ID || at(doc, "meta.version") != `W/"2"` {
+			t.Fatalf("members %v at %v, want only b at W/\"2\"", members, at(doc, "meta.version"))
+		}
+		_, err := h.patch(scim.GroupResource, "00000000-0000-4000-8000-00000000dead", ops)
+		wantCode(t, err, scim.ENotFound)
+		_, err = h.patch(scim.GroupResource, g.ID, `[{"op":"add","path":"members","value":[{"value":"00000000-0000-4000-8000-00000000beef"}]}]`)
+		wantCode(t, err, scim.EInvalidValue)
+	})
+}

@@ -172,6 +172,15 @@ type Store interface {
 	PatchMembers(ctx context.Context, conn Connection, groupID string, add []Member, remove []string, at time.Time) (version int64, err error)
 }
 
+// Sweeper is implemented by a store whose changes can span several
+// transactions (DynamoDB): Sweep completes every change of conn that a
+// crash left half-applied, idempotently and safely alongside requests. A
+// consistency check calls it; the store also does so itself whenever it
+// finds such a change. The embedded store needs none.
+type Sweeper interface {
+	Sweep(ctx context.Context, conn Connection) error
+}
+
 // Change is what Store.Update writes: the resource's new own attributes
 // (Next, whose Version the caller sets to the read version + 1) and, for a
 // group when Members is set, the members to add and remove. Adding a member
