@@ -146,7 +146,8 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 		pairs = append(pairs, s.memberRemove(pk, conn, gid, id))
 	}
 	first := true
-	for first || len(pairs) > 0 {
+	lastDone := len(mc.last) == 0
+	for first || len(pairs) > 0 || !lastDone {
 		// Nothing is written past the request's deadline; the chunks
 		// already written are consistent on their own (docs/dynamodb.md).
 		if err := ctx.Err(); err != nil {
@@ -157,12 +158,14 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 		if withHead {
 			fixed = mc.head
 		}
+		withLast := false
 		if len(mc.last) > 0 {
 			base := 0
 			if withHead {
 				base = len(fixed)
 			}
 			if 2*len(pairs) <= s.maxItems-base-len(mc.last) {
+				withLast = true
 				if withHead {
 					fixed = append(slices.Clone(fixed), mc.last...)
 				} else {
@@ -191,6 +194,7 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			written = true
 			first = false
 			pairs = pairs[take:]
+			lastDone = lastDone || withLast
 			continue
 		}
 		for _, f := range failures {
