@@ -376,11 +376,9 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-var seq int
-
+// unique names a case's resources apart from every other case's.
 func unique(prefix string) string {
-	seq++
-	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e6, seq)
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
 }
 
 func (e *env) createUser(ctx context.Context, name string) (string, error) {
