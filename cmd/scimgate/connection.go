@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/admin"
-	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 const storeSynopsis = "[--data PATH | --dynamodb-table NAME]"

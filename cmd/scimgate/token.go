@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/admin"
-	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/adminapi"
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 func tokenCommands() []*command {
