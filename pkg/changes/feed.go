@@ -43,10 +43,10 @@ func (c Conn) String() string { return c.Tenant + "/" + c.SSO }
 // Feed is the store side of reading records; both stores implement it.
 type Feed interface {
 	ListChanges(ctx context.Context, q Query) (*Page, error)
-	// FeedConnections lists the connections that have records, for a
-	// deliverer that follows every connection.
-	FeedConnections(ctx context.Context) ([]Conn, error)
 }
+
+// ConnectionLister lists the connections a deliverer follows.
+type ConnectionLister func(ctx context.Context) ([]Conn, error)
 
 // Cursors keep, per consumer and connection, the id of the last record the
 // consumer has processed, so that delivery resumes there after a restart.

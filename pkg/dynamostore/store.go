@@ -43,6 +43,9 @@ type Store struct {
 	// memberReadLimit is how many members a group read returns at most
 	// (scim.MaxGroupMembers+1, see scim.Store).
 	memberReadLimit int
+	// The change feed's retention, settle window and clock (changes.go).
+	changeRetention, changeSettle time.Duration
+	now                           func() time.Time
 }
 
 // Option configures a Store.
@@ -64,7 +67,7 @@ func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLim
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1}
+	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1, changeSettle: DefaultChangeSettle}
 	for _, o := range opts {
 		o(s)
 	}

@@ -37,6 +37,9 @@ type WebhookConfig struct {
 	// connection is kept (both: the store).
 	Feed    changes.Feed
 	Cursors changes.Cursors
+	// Connections lists the connections to follow; it is asked again every
+	// PollInterval, so new connections are picked up.
+	Connections changes.ConnectionLister
 	// Consumer names the cursors (DefaultConsumer when empty), so that two
 	// receivers could follow the same feed independently.
 	Consumer string
@@ -72,7 +75,7 @@ func NewDeliverer(cfg WebhookConfig) (*Deliverer, error) {
 		return nil, errors.New("webhook: no URL")
 	case len(cfg.Secret) == 0:
 		return nil, errors.New("webhook: no secret")
-	case cfg.Feed == nil || cfg.Cursors == nil:
+	case cfg.Feed == nil || cfg.Cursors == nil || cfg.Connections == nil:
 		return nil, errors.New("webhook: the store does not keep a change feed")
 	}
 	if cfg.Consumer == "" {
@@ -105,7 +108,7 @@ func NewDeliverer(cfg WebhookConfig) (*Deliverer, error) {
 func (d *Deliverer) Run(ctx context.Context) {
 	defer d.wg.Wait()
 	for {
-		conns, err := d.cfg.Feed.FeedConnections(ctx)
+		conns, err := d.cfg.Connections(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("webhook: list connections", "error", err.Error())
 		}

@@ -108,7 +108,7 @@ func (rv *receiver) ids() []string {
 func newDeliverer(t *testing.T, url string, feed *changestest.Memory) *events.Deliverer {
 	t.Helper()
 	d, err := events.NewDeliverer(events.WebhookConfig{
-		URL: url, Secret: testSecret(t), Feed: feed, Cursors: feed,
+		URL: url, Secret: testSecret(t), Feed: feed, Cursors: feed, Connections: feed.FeedConnections,
 		PollInterval: 5 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 	})
 	if err != nil {

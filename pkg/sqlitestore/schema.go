@@ -74,6 +74,8 @@ CREATE TABLE tokens (
 	FOREIGN KEY (tenant, sso) REFERENCES connections (tenant, sso)
 ) WITHOUT ROWID;
 `,
+		// 2: the change feed (changes.go).
+		changesSchema,
 	}
 }
 

@@ -53,7 +53,7 @@ func (m *Memory) ListChanges(_ context.Context, q changes.Query) (*changes.Page,
 	return page, nil
 }
 
-// FeedConnections implements changes.Feed.
+// FeedConnections lists the connections that have records (a changes.ConnectionLister).
 func (m *Memory) FeedConnections(context.Context) ([]changes.Conn, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
