@@ -307,3 +307,33 @@ func (s *Store) AppendChanges(ctx context.Context, recs ...changes.Record) error
 	}
 	return nil
 }
+
+// TimeToLive is the table's Time to Live setting: DynamoDB deletes change
+// records once their ChangeTTLAttribute has passed (the SAM template's
+// TimeToLiveSpecification). Items without the attribute never expire.
+func TimeToLive(table string) *dynamodb.UpdateTimeToLiveInput {
+	return &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(ChangeTTLAttribute),
+			Enabled:       aws.Bool(true),
+		},
+	}
+}
+
+// enableTimeToLive turns TTL on unless it is on already (UpdateTimeToLive
+// refuses to enable it twice).
+func enableTimeToLive(ctx context.Context, db TableAPI, table string) error {
+	out, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("read time to live of %s: %w", table, err)
+	}
+	if d := out.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == ChangeTTLAttribute &&
+		(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	if _, err := db.UpdateTimeToLive(ctx, TimeToLive(table)); err != nil {
+		return fmt.Errorf("enable time to live on %s: %w", table, err)
+	}
+	return nil
+}
