@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"slices"
 	"sort"
@@ -150,7 +151,14 @@ func TestFunctionPermissionsAreTheirCalls(t *testing.T) {
 	recorders := map[string]*iamRecorder{}
 	for fn, res := range functionResources(t, tpl) {
 		rec := &iamRecorder{table: table}
-		h, err := lambdamain.New(ctx, res, func(k string) string { return env[k] }, io.Discard, rec.clientOption())
+		getenv := func(k string) string { return env[k] }
+		var h http.Handler
+		var err error
+		if res == adminResource {
+			h, err = lambdamain.NewAdmin(ctx, getenv, io.Discard, rec.clientOption())
+		} else {
+			h, err = lambdamain.New(ctx, res, getenv, io.Discard, rec.clientOption())
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
 		}

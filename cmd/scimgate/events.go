@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/changes"
-	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // The change-feed commands (docs/events.md):
@@ -23,55 +21,107 @@ import (
 
 // feedQuery is the selection every change-feed command takes.
 type feedQuery struct {
-	tenant, sso, after, types, resource, since string
-	json                                       bool
-	limit                                      int
+	conn                          connFlags
+	store                         storeFlags
+	after, types, resource, since string
+	json                          bool
 }
 
-func (q *feedQuery) register(fs *flag.FlagSet, withAfter, withTypes, withSince bool) {
-	fs.StringVar(&q.tenant, "tenant", "", "tenant id (required)")
-	fs.StringVar(&q.sso, "sso", "", "SSO connection id (required)")
-	if withAfter {
-		fs.StringVar(&q.after, "after", "", "start after the record with this id (a cursor)")
-	}
-	if withTypes {
+func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
+	q.conn.register(fs)
+	if !audit {
+		fs.StringVar(&q.after, "after", "", "start after the record with this id (a cursor, as the JSON's id)")
 		fs.StringVar(&q.types, "type", "", "only these record types, comma-separated; prefix* patterns allowed (group.members_*)")
 	}
 	fs.StringVar(&q.resource, "resource", "", "only the records of this resource id (its history)")
-	if withSince {
-		fs.StringVar(&q.since, "since", "", "only records from this time on (RFC 3339, or a duration back from now: 24h, 7d)")
+	if audit {
+		fs.StringVar(&q.since, "since", "", "only changes from this time on: RFC 3339, or a duration back from now (24h, 7d)")
 	}
-	fs.BoolVar(&q.json, "json", false, "print one JSON record per line (JSON Lines) instead of a table")
+	fs.BoolVar(&q.json, "json", false, "print one JSON record per line (JSON Lines), oldest first, instead of a table")
+	q.store.register(fs)
 }
 
 // query checks the flags and returns the store query, or a usage error.
 func (q *feedQuery) query(now time.Time) (changes.Query, error) {
-	conn := scim.Connection{Tenant: q.tenant, SSO: q.sso}
-	if q.tenant == "" || q.sso == "" {
-		return changes.Query{}, errors.New("--tenant and --sso are required")
+	conn, err := q.conn.conn()
+	if err != nil {
+		return changes.Query{}, err
 	}
-	if err := conn.Validate(); err != nil {
-		return changes.Query{}, errors.New(scim.ErrorDetailOf(err))
-	}
-	out := changes.Query{Tenant: q.tenant, SSO: q.sso, After: q.after, ResourceID: q.resource, Limit: changes.MaxPage}
+	out := changes.Query{Tenant: conn.Tenant, SSO: conn.SSO, After: q.after, ResourceID: q.resource, Limit: changes.MaxPage}
 	if q.after != "" && !changes.ValidID(q.after) {
-		return changes.Query{}, fmt.Errorf("--after %q is not a record id (26 characters, as events list prints them)", q.after)
+		return changes.Query{}, usageErrorf("--after %q is not a record id (26 characters, as events list prints them)", q.after)
 	}
 	if q.types != "" {
 		types, err := changes.ParseTypes(q.types)
 		if err != nil {
-			return changes.Query{}, err
+			return changes.Query{}, usageErrorf("--type: %v", err)
 		}
 		out.Types = types
 	}
 	if q.since != "" {
 		since, err := parseSince(q.since, now)
 		if err != nil {
-			return changes.Query{}, err
+			return changes.Query{}, usageErrorf("%v", err)
 		}
 		out.Since = since
 	}
 	return out, nil
+}
+
+// feedCommand builds a change-feed command around run.
+func feedCommand(name, synopsis, summary string, audit bool, run func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error) *command {
+	return &command{
+		name: name, synopsis: synopsis + " " + storeSynopsis, summary: summary,
+		define: func(fs *flag.FlagSet) runFunc {
+			var fq feedQuery
+			fq.register(fs, audit)
+			return func(ctx context.Context, out streams) (err error) {
+				q, err := fq.query(time.Now())
+				if err != nil {
+					return err
+				}
+				st, err := fq.store.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer st.close()
+				defer st.explain(&err)
+				feed, ok := st.resources.(changes.Feed)
+				if !ok {
+					return fmt.Errorf("the %s keeps no change feed", st.describe)
+				}
+				return run(ctx, feed, q, fq.json, out)
+			}
+		},
+	}
+}
+
+// tailPoll is how often `events tail` looks for new records.
+const tailPoll = time.Second
+
+func eventsCommands() []*command {
+	return []*command{
+		feedCommand("events list", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+			"List a connection's change records, oldest first (docs/events.md). --json prints JSON Lines, one record\n"+
+				"per line; --after starts after that record, so the last id printed is the cursor for the next call.",
+			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
+				return eventsList(ctx, feed, q, asJSON, out.stdout)
+			}),
+		feedCommand("events tail", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+			"Print a connection's change records as events list does, then follow new ones until interrupted.",
+			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
+				return eventsTail(ctx, feed, q, asJSON, out.stdout, tailPoll)
+			}),
+	}
+}
+
+func auditCommand() *command {
+	return feedCommand("audit", "--tenant T --sso S [--resource ID] [--since TIME] [--json]",
+		"Show who changed what and when: each change's time, actor (the token id or admin identity, never a\n"+
+			"token), request id, type, resource, version and changed attributes, from the change records.",
+		true, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
+			return auditList(ctx, feed, q, asJSON, out.stdout)
+		})
 }
 
 // parseSince reads an RFC 3339 time or a duration back from now (Go

@@ -1,5 +1,5 @@
 // Package dynamostore is the DynamoDB implementation of scim.Store and
-// auth.TokenStore: one table, single-table design, no Scan and no index.
+// auth.ConnectionStore: one table, single-table design, no Scan and no index.
 // docs/dynamodb.md describes the items and what every access pattern costs.
 package dynamostore
 
@@ -26,6 +26,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -145,10 +146,6 @@ func counterSK(typ scim.ResourceType, id string) string {
 }
 
 const connectionSK = "CONN"
-
-func tokenPK(hash string) string { return "T#" + hash }
-
-const tokenSK = "T"
 
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}

@@ -50,6 +50,16 @@ type Config struct {
 	NewRequestID func() string
 	// Now is the clock used for latency; defaults to time.Now.
 	Now func() time.Time
+
+	// RoutePrefix replaces BasePath in front of every route and in the base
+	// URL of meta.location, for a view of the SCIM API mounted elsewhere (the
+	// admin API's /admin/v1/connections/{tenant}/{sso}/Users). "" is BasePath.
+	RoutePrefix string
+	// ReadOnly serves only the GET routes: a view that can never change data.
+	ReadOnly bool
+	// Authenticate replaces the bearer-token check against Tokens; it must
+	// return an EUnauthorized *scim.Error to refuse the request.
+	Authenticate func(r *http.Request, conn scim.Connection) error
 }
 
 // Handler serves SCIM requests.
@@ -69,12 +79,18 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RoutePrefix == "" {
+		cfg.RoutePrefix = BasePath
+	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	for _, rt := range Routes() {
 		if cfg.Resources != nil && !slices.Contains(cfg.Resources, rt.Resource) {
 			continue
 		}
-		h.mux.Handle(rt.Method+" "+BasePath+rt.Pattern, h.endpoint(rt))
+		if cfg.ReadOnly && rt.Method != "GET" {
+			continue
+		}
+		h.mux.Handle(rt.Method+" "+cfg.RoutePrefix+rt.Pattern, h.endpoint(rt))
 	}
 	return h
 }
@@ -87,7 +103,9 @@ func randomRequestID() string {
 
 // requestLog collects what the access log line reports.
 type requestLog struct {
+	start      time.Time // when the request arrived: the time its token is checked at
 	conn       scim.Connection
+	tokenID    string // public id of the token that authenticated it
 	route      string
 	resourceID string
 	err        error
@@ -127,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	id := h.cfg.NewRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	rl := &requestLog{}
+	rl := &requestLog{start: start}
 	rec := &statusRecorder{ResponseWriter: w}
 	r = withoutTrailingSlash(r.WithContext(context.WithValue(r.Context(), logKey{}, rl)))
 	defer func() {
@@ -146,6 +164,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs,
 			slog.String("tenant", rl.conn.Tenant),
 			slog.String("sso", rl.conn.SSO),
+			slog.String("token_id", rl.tokenID),
 			slog.String("method", r.Method),
 			slog.String("route", rl.route),
 			slog.String("resource_id", rl.resourceID),
@@ -290,7 +309,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		rl.conn = conn
-		if err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn); err != nil {
+		if err := h.authenticate(r, conn, rl); err != nil {
 			rl.err = err
 			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
@@ -298,13 +317,30 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			writeError(w, err)
 			return
 		}
-		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, conn)}
-		err := h.dispatch(rt, req)
-		if err != nil {
+		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
+		if err := h.dispatch(rt, req); err != nil {
 			rl.err = err
 			writeError(w, err)
 		}
 	})
+}
+
+// authenticate checks the request's credentials for conn: Config.Authenticate
+// when set, else the bearer token against Tokens, recording its use.
+func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) error {
+	if h.cfg.Authenticate != nil {
+		return h.cfg.Authenticate(r, conn)
+	}
+	tok, err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
+	if err != nil {
+		return err
+	}
+	rl.tokenID = tok.ID
+	// A lagging last-used time must never fail a provisioning request.
+	if err := auth.RecordUse(r.Context(), h.cfg.Tokens, tok, rl.start); err != nil {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
+	}
+	return nil
 }
 
 // request bundles what a handler needs.
@@ -336,7 +372,7 @@ func (h *Handler) dispatch(rt Route, q *request) error {
 // baseURL is the connection's SCIM base URL as the client reached it, for
 // meta.location and Location headers. Behind API Gateway or a load
 // balancer, X-Forwarded-Proto tells the scheme the client used.
-func baseURL(r *http.Request, conn scim.Connection) string {
+func baseURL(r *http.Request, prefix string, conn scim.Connection) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -344,7 +380,7 @@ func baseURL(r *http.Request, conn scim.Connection) string {
 	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
 		scheme = p
 	}
-	return scheme + "://" + r.Host + BasePath + "/" + conn.Tenant + "/" + conn.SSO
+	return scheme + "://" + r.Host + prefix + "/" + conn.Tenant + "/" + conn.SSO
 }
 
 func (q *request) resource(rt Route, typ scim.ResourceType) error {

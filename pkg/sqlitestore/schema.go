@@ -74,7 +74,24 @@ CREATE TABLE tokens (
 	FOREIGN KEY (tenant, sso) REFERENCES connections (tenant, sso)
 ) WITHOUT ROWID;
 `,
-		// 2: the change feed (changes.go).
+		// 2: the connection and token lifecycle. Tokens stored before get
+		// their public id from their hash, as new ones do (auth.TokenID).
+		`
+ALTER TABLE connections ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE connections ADD COLUMN state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled'));
+ALTER TABLE connections ADD COLUMN deleted_at TEXT; -- set by a delete; the data is kept until a purge
+
+ALTER TABLE tokens ADD COLUMN id TEXT NOT NULL DEFAULT '';
+UPDATE tokens SET id = substr(hash, 1, 12);
+ALTER TABLE tokens ADD COLUMN expires TEXT;
+ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN last_used TEXT;
+ALTER TABLE tokens ADD COLUMN revoked TEXT;
+
+-- A connection's tokens are listed and addressed by public id.
+CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
+`,
+		// 3: the change feed (changes.go).
 		changesSchema,
 	}
 }
