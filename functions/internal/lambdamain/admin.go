@@ -81,6 +81,6 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	})
 	return adminapi.New(adminapi.Config{
 		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
-		DedicatedTenant: cfg.DedicatedTenant,
+		DedicatedTenant: cfg.DedicatedTenant, Feed: store,
 	}), nil
 }
