@@ -96,3 +96,76 @@ func (s *Service) recordDocument(r *Resource) map[string]any {
 	}
 	return doc
 }
+
+// Journal builds the change records of one request's writes. The service
+// puts it on the context of every store call that may change something
+// (WithJournal); a store asks it, inside the very transaction it is about
+// to commit, for the records of what that transaction changes, and writes
+// them in it (docs/events.md: one record per change, in the same atomic
+// step). Asking inside the attempt means a change that turns out to be a
+// no-op writes no record, and a record's id is drawn right before its
+// commit. A store called without a journal writes no records.
+type Journal struct {
+	svc   *Service
+	ctx   context.Context
+	newID changes.IDGenerator
+}
+
+type journalKey struct{}
+
+// WithJournal returns ctx carrying j.
+func WithJournal(ctx context.Context, j *Journal) context.Context {
+	return context.WithValue(ctx, journalKey{}, j)
+}
+
+// JournalFrom returns the journal ctx carries, or nil.
+func JournalFrom(ctx context.Context) *Journal {
+	j, _ := ctx.Value(journalKey{}).(*Journal)
+	return j
+}
+
+// changeID is the service's record id generator.
+func (s *Service) changeID() changes.IDGenerator {
+	return defaultChangeIDs
+}
+
+// journal returns ctx with the journal of this request.
+func (s *Service) journal(ctx context.Context) context.Context {
+	return WithJournal(ctx, &Journal{svc: s, ctx: ctx, newID: s.changeID()})
+}
+
+// Own returns the record of a resource's own change from prev to next
+// (prev nil: created; deleted: next is the state that was deleted), or
+// none when its own attributes did not change.
+func (j *Journal) Own(prev, next *Resource, deleted bool) ([]changes.Record, error) {
+	if j == nil {
+		return nil, nil
+	}
+	rec, err := j.svc.ownChangeRecord(j.ctx, prev, next, deleted, j.newID)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	return []changes.Record{*rec}, nil
+}
+
+// Members returns the records of the members a write actually added to
+// and removed from group (whose Version and LastModified are those after
+// the change), at most changes.Chunk ids each. A store that splits a
+// change into several transactions calls it once per transaction with that
+// transaction's part.
+func (j *Journal) Members(group *Resource, added, removed []string) ([]changes.Record, error) {
+	if j == nil {
+		return nil, nil
+	}
+	base := j.svc.recordBase(j.ctx, group)
+	recs, err := changes.MembershipRecords(base, changes.GroupMembersAdded, added, j.newID)
+	if err != nil {
+		return nil, err
+	}
+	more, err := changes.MembershipRecords(base, changes.GroupMembersRemoved, removed, j.newID)
+	return append(recs, more...), err
+}
+
+// defaultChangeIDs is the record id generator of services not given one
+// (WithChangeIDs): one per process, so its ids increase within it.
+var defaultChangeIDs = changes.NewIDGenerator(nil)
