@@ -171,7 +171,13 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if payload, err := emu.Invoke(ctx, evs[0].Raw); err == nil {
 			t.Fatalf("a function without SCIMGATE_DYNAMODB_TABLE answered %s", payload)
 		}
-		if want := "SCIMGATE_DYNAMODB_TABLE is not set"; !strings.Contains(emu.Logs(), want) {
+		// The emulator answers the failed invoke before it has necessarily
+		// copied all of the process's stderr, so wait (boundedly) for the line.
+		want := "SCIMGATE_DYNAMODB_TABLE is not set"
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(emu.Logs(), want) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(emu.Logs(), want) {
 			t.Errorf("the function's output does not say %q:\n%s", want, emu.Logs())
 		}
 	})

@@ -126,7 +126,7 @@ func typeLetter(typ scim.ResourceType) string {
 func resourceSK(typ scim.ResourceType, id string) string { return typeLetter(typ) + "#" + id }
 func archiveSK(typ scim.ResourceType, id string) string  { return "X" + typeLetter(typ) + "#" + id }
 func nameGuardSK(typ scim.ResourceType, name string) string {
-	return typeLetter(typ) + "N#" + scim.NameKey(name)
+	return typeLetter(typ) + "N#" + scim.NameKey(typ, name)
 }
 func extGuardSK(typ scim.ResourceType, ext string) string { return typeLetter(typ) + "X#" + ext }
 

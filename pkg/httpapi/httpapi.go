@@ -26,9 +26,9 @@ import (
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
-// MaxBodyBytes bounds request bodies. A PATCH adding ten thousand members
-// is about 600 KB; API Gateway itself stops at 10 MB.
-const MaxBodyBytes = 4 << 20
+// MaxBodyBytes bounds request bodies (scim.MaxRequestBodyBytes, in the one
+// table of limits); API Gateway itself stops at 10 MB.
+const MaxBodyBytes = scim.MaxRequestBodyBytes
 
 // ContentType is the media type of every SCIM response (RFC 7644 §3.1).
 const ContentType = "application/scim+json"
@@ -334,7 +334,14 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 
 // authenticate checks the request's credentials for conn: Config.Authenticate
 // when set, else the bearer token against Tokens, recording its use.
+//
+// Only one Authorization header is judged (RFC 9110 §11.6.2 defines a single
+// credentials value): with several, which one counts would depend on the
+// proxy in front, so none does.
 func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) error {
+	if values := r.Header.Values("Authorization"); len(values) > 1 {
+		return scim.Errorf(scim.EUnauthorized, "the request carries %d Authorization headers; send exactly one", len(values))
+	}
 	if h.cfg.Authenticate != nil {
 		return h.cfg.Authenticate(r, conn)
 	}
@@ -524,10 +531,16 @@ func (q *request) search(typ *scim.ResourceType) error {
 	if err != nil {
 		return err
 	}
+	if err := scim.CheckJSON(body); err != nil {
+		return err
+	}
 	var sr searchRequest
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(&sr); err != nil {
 		return scim.Errorf(scim.EInvalidSyntax, "the search request is not a valid SearchRequest (RFC 7644 §3.4.3): %v", err)
+	}
+	if err := scim.CheckMessageSchemas(sr.Schemas, scim.SearchRequestSchema, "SearchRequest"); err != nil {
+		return err
 	}
 	p := listParams{
 		filter: strings.TrimSpace(sr.Filter), attributes: strings.Join(sr.Attributes, ","), excluded: strings.Join(sr.ExcludedAttributes, ","),
