@@ -337,3 +337,50 @@ func enableTimeToLive(ctx context.Context, db TableAPI, table string) error {
 	}
 	return nil
 }
+
+// recordPuts turns records into the transaction items that write them.
+func (s *Store) recordPuts(recs []changes.Record) ([]txItem, error) {
+	items := make([]txItem, 0, len(recs))
+	for i := range recs {
+		it, err := s.changePut(&recs[i])
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// maxRecordItemsPerChunk is how many record items one membership chunk
+// adds to its transaction: one for the adds, one for the removes (a chunk
+// holds fewer than changes.Chunk members, so each fits one record).
+const maxRecordItemsPerChunk = 2
+
+// memberRecords returns the record items of one chunk of a membership
+// change of group (whose Version is the version after the change, or 0
+// where it is not known when the chunk is written).
+func (s *Store) memberRecords(ctx context.Context, group *scim.Resource, added, removed []string) ([]txItem, error) {
+	j := scim.JournalFrom(ctx)
+	if j == nil || (len(added) == 0 && len(removed) == 0) {
+		return nil, nil
+	}
+	recs, err := j.Members(group, added, removed)
+	if err != nil {
+		return nil, err
+	}
+	return s.recordPuts(recs)
+}
+
+// ownRecords returns the record items of a resource's own change from
+// prev (nil: created) to next.
+func (s *Store) ownRecords(ctx context.Context, prev, next *scim.Resource) ([]txItem, error) {
+	j := scim.JournalFrom(ctx)
+	if j == nil {
+		return nil, nil
+	}
+	recs, err := j.Own(prev, next, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.recordPuts(recs)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/scimgate/scimgate/pkg/changes"
 )
@@ -109,6 +110,9 @@ type Journal struct {
 	svc   *Service
 	ctx   context.Context
 	newID changes.IDGenerator
+	// prev is the state a Store.Replace replaces, when the service knows it
+	// (a POST that reactivates a user): Replace is not given it.
+	prev *Resource
 }
 
 type journalKey struct{}
@@ -124,14 +128,19 @@ func JournalFrom(ctx context.Context) *Journal {
 	return j
 }
 
-// changeID is the service's record id generator.
-func (s *Service) changeID() changes.IDGenerator {
-	return defaultChangeIDs
-}
+// WithChangeIDs sets the generator of change record ids (tests make them deterministic).
+func WithChangeIDs(g changes.IDGenerator) Option { return func(s *Service) { s.changeIDs = g } }
 
-// journal returns ctx with the journal of this request.
+// WithChangeFeed turns the writing of change records on (the default) or
+// off; off is what the cost benchmark compares against.
+func WithChangeFeed(on bool) Option { return func(s *Service) { s.changeFeed = on } }
+
+// journal returns ctx with the journal of this request, unless the feed is off.
 func (s *Service) journal(ctx context.Context) context.Context {
-	return WithJournal(ctx, &Journal{svc: s, ctx: ctx, newID: s.changeID()})
+	if !s.changeFeed {
+		return ctx
+	}
+	return WithJournal(ctx, &Journal{svc: s, ctx: ctx, newID: s.changeIDs})
 }
 
 // Own returns the record of a resource's own change from prev to next
@@ -146,6 +155,40 @@ func (j *Journal) Own(prev, next *Resource, deleted bool) ([]changes.Record, err
 		return nil, err
 	}
 	return []changes.Record{*rec}, nil
+}
+
+// withPrev returns ctx whose journal knows the state a Replace replaces.
+func withPrev(ctx context.Context, prev *Resource) context.Context {
+	j := JournalFrom(ctx)
+	if j == nil {
+		return ctx
+	}
+	withPrev := *j
+	withPrev.prev = prev
+	return WithJournal(ctx, &withPrev)
+}
+
+// Replaced returns the records of a Store.Replace writing next: its own
+// change from the state the service read (none when the service did not
+// say which).
+func (j *Journal) Replaced(next *Resource) ([]changes.Record, error) {
+	if j == nil || j.prev == nil {
+		return nil, nil
+	}
+	return j.Own(j.prev, next, false)
+}
+
+// Deleted returns the record of deleting last, the live state removed at
+// at: its version is one more than the last, so that a consumer that keeps
+// the highest version per resource applies it.
+func (j *Journal) Deleted(last *Resource, at time.Time) ([]changes.Record, error) {
+	if j == nil {
+		return nil, nil
+	}
+	gone := *last
+	gone.Version++
+	gone.LastModified = at
+	return j.Own(nil, &gone, true)
 }
 
 // Members returns the records of the members a write actually added to

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/scimgate/scimgate/pkg/changes"
 )
 
 // Defaults for list requests; ServiceProviderConfig advertises them.
@@ -33,6 +35,9 @@ type Service struct {
 	newID         IDGenerator
 	maxPageSize   int
 	maxFilterScan int
+	// The change feed (changes.go): record ids, and whether records are written.
+	changeIDs  changes.IDGenerator
+	changeFeed bool
 }
 
 // Option configures a Service.
@@ -60,6 +65,8 @@ func NewService(store Store, opts ...Option) *Service {
 		newID:         uuid.NewString,
 		maxPageSize:   DefaultMaxPageSize,
 		maxFilterScan: DefaultMaxFilterScan,
+		changeIDs:     defaultChangeIDs,
+		changeFeed:    true,
 	}
 	for _, o := range opts {
 		o(s)
@@ -96,6 +103,7 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 	if err != nil {
 		return nil, err
 	}
+	ctx = s.journal(ctx)
 	now := s.timestamp()
 	r := &Resource{Conn: conn, Type: typ, ID: s.newID(), Version: 1, Created: now, LastModified: now, Members: n.members}
 	applyNormalized(r, n)
@@ -127,7 +135,7 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 				next.Attributes["externalId"] = existing.ExternalID
 			}
 		}
-		replaceErr := s.store.Replace(ctx, &next, existing.Version)
+		replaceErr := s.store.Replace(withPrev(ctx, existing), &next, existing.Version)
 		if replaceErr == nil {
 			return &CreateResult{Resource: &next, Reactivated: true}, nil
 		}
@@ -248,6 +256,7 @@ type change struct {
 // the client pinned a version with If-Match.
 func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition, withMembers bool, modify func(cur *Resource) (*change, error)) (*Resource, error) {
 	op := "update " + string(typ)
+	ctx = s.journal(ctx)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		cur, err := s.store.Get(ctx, conn, typ, id, withMembers)
 		if err != nil {
@@ -273,9 +282,9 @@ func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ Reso
 		next.Version = cur.Version + 1
 		next.LastModified = s.timestamp()
 		if ch.members {
-			err = s.store.ModifyMembers(ctx, next, cur.Version, ch.add, ch.remove)
+			err = s.store.ModifyMembers(withPrev(ctx, cur), next, cur.Version, ch.add, ch.remove)
 		} else {
-			err = s.store.Replace(ctx, next, cur.Version)
+			err = s.store.Replace(withPrev(ctx, cur), next, cur.Version)
 		}
 		if err == nil {
 			if ch.members && withMembers {
@@ -307,6 +316,7 @@ func afterLostRace(op string, err error, pre Precondition, typ ResourceType, id 
 // Delete handles DELETE (RFC 7644 §3.6): the resource leaves the API, its
 // record stays for audit.
 func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition) error {
+	ctx = s.journal(ctx)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		cur, err := s.store.Get(ctx, conn, typ, id, false)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // changesSchema is the migration that adds the change feed
@@ -201,4 +202,150 @@ func (s *Store) PruneChanges(ctx context.Context, before time.Time) (int, error)
 		return 0, fmt.Errorf("prune changes: %w", err)
 	}
 	return int(n), nil
+}
+
+// The records of each kind of write, added inside the write's transaction
+// (scim.Journal). Without a journal on ctx they write nothing.
+
+// recordCreate: a resource and, for a group, its initial members.
+func recordCreate(ctx context.Context, tx *sql.Tx, r *scim.Resource) error {
+	j := scim.JournalFrom(ctx)
+	if j == nil {
+		return nil
+	}
+	recs, err := j.Own(nil, r, false)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, m := range r.Members {
+		if !seen[m.Value] {
+			seen[m.Value] = true
+			ids = append(ids, m.Value)
+		}
+	}
+	more, err := j.Members(r, ids, nil)
+	if err != nil {
+		return err
+	}
+	return appendChanges(ctx, tx, append(recs, more...))
+}
+
+// recordUpdate: a change from cur to next and the members it actually
+// added and removed.
+func recordUpdate(ctx context.Context, tx *sql.Tx, cur, next *scim.Resource, added []scim.Member, removed []string) error {
+	j := scim.JournalFrom(ctx)
+	if j == nil {
+		return nil
+	}
+	recs, err := j.Own(cur, next, false)
+	if err != nil {
+		return err
+	}
+	more, err := j.Members(next, memberValues(added), removed)
+	if err != nil {
+		return err
+	}
+	return appendChanges(ctx, tx, append(recs, more...))
+}
+
+// recordReplace: a Replace whose previous state the service named.
+func recordReplace(ctx context.Context, tx *sql.Tx, next *scim.Resource) error {
+	recs, err := scim.JournalFrom(ctx).Replaced(next)
+	if err != nil {
+		return err
+	}
+	return appendChanges(ctx, tx, recs)
+}
+
+// recordMembers: a membership-only change of a group, at the version it produced.
+func recordMembers(ctx context.Context, tx *sql.Tx, group *scim.Resource, added []scim.Member, removed []string) error {
+	recs, err := scim.JournalFrom(ctx).Members(group, memberValues(added), removed)
+	if err != nil {
+		return err
+	}
+	return appendChanges(ctx, tx, recs)
+}
+
+// recordDelete: the deletion of last at at.
+func recordDelete(ctx context.Context, tx *sql.Tx, last *scim.Resource, at time.Time) error {
+	recs, err := scim.JournalFrom(ctx).Deleted(last, at)
+	if err != nil {
+		return err
+	}
+	return appendChanges(ctx, tx, recs)
+}
+
+func memberValues(ms []scim.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Value
+	}
+	return out
+}
+
+// liveIn reads a live resource's own attributes inside tx (for the record
+// of its deletion), without its relations.
+func liveIn(ctx context.Context, tx *sql.Tx, conn scim.Connection, typ scim.ResourceType, id string) (*scim.Resource, error) {
+	row := tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+` AND id = ?`,
+		conn.Tenant, conn.SSO, string(typ), id)
+	r, err := scanResource(row, conn, typ)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, scim.NotFoundError(typ, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s/%s: %w", typ, conn, id, err)
+	}
+	return r, nil
+}
+
+// effectiveMembers reduces a membership change to what changes the group,
+// for its records: a member already present is not added again unless a
+// new display is sent, a non-member is not removed, and an id both added
+// and removed is only removed (removals follow additions).
+func effectiveMembers(ctx context.Context, tx *sql.Tx, conn scim.Connection, groupID string, add []scim.Member, remove []string) ([]scim.Member, []string, error) {
+	if scim.JournalFrom(ctx) == nil {
+		return nil, nil, nil // no records to write
+	}
+	present := map[string]string{}
+	rows, err := tx.QueryContext(ctx, `SELECT user_id, display FROM members WHERE tenant = ? AND sso = ? AND group_id = ?`, conn.Tenant, conn.SSO, groupID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read members of group %s/%s: %w", conn, groupID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, display string
+		if err := rows.Scan(&id, &display); err != nil {
+			return nil, nil, fmt.Errorf("read members of group %s/%s: %w", conn, groupID, err)
+		}
+		present[id] = display
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	removing := map[string]bool{}
+	for _, id := range remove {
+		removing[id] = true
+	}
+	var effAdd []scim.Member
+	seen := map[string]bool{}
+	for _, m := range add {
+		if removing[m.Value] || seen[m.Value] {
+			continue
+		}
+		if display, ok := present[m.Value]; ok && (m.Display == "" || m.Display == display) {
+			continue
+		}
+		seen[m.Value] = true
+		effAdd = append(effAdd, m)
+	}
+	var effRemove []string
+	for _, id := range remove {
+		if _, ok := present[id]; ok && !seen["-"+id] {
+			seen["-"+id] = true
+			effRemove = append(effRemove, id)
+		}
+	}
+	return effAdd, effRemove, nil
 }
