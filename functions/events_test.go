@@ -31,6 +31,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/changes/changestest"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 const eventsFunction = "EventsFunction"
@@ -370,6 +371,8 @@ type eventsHarness struct {
 const (
 	ruleRevokeSessions = "revoke-sessions"
 	ruleUpdateTeam     = "update-team"
+	// ruleAll receives everything scimgate publishes, to check sequences.
+	ruleAll = "all"
 )
 
 func newEventsHarness(t *testing.T, storeOpts ...dynamostore.Option) *eventsHarness {
@@ -390,6 +393,7 @@ func newEventsHarness(t *testing.T, storeOpts ...dynamostore.Option) *eventsHarn
 	sink := newEventBridgeSink(t, srv, map[string]string{
 		ruleRevokeSessions: `{"source":["scimgate"],"detail-type":["user.deactivated"]}`,
 		ruleUpdateTeam:     `{"source":["scimgate"],"detail-type":[{"prefix":"group.members_"}]}`,
+		ruleAll:            `{"source":["scimgate"]}`,
 	})
 	rec := &apiRecorder{}
 	env := map[string]string{eventsmain.EnvEventBus: sink.bus, "LOG_LEVEL": "ERROR"}
@@ -535,5 +539,65 @@ func TestStreamSampleEventIsAChangeRecord(t *testing.T) {
 	body := ev.Records[0].Change.NewImage[dynamostore.ChangeRecordAttribute].String()
 	if err := changestest.ValidateJSON([]byte(body)); err != nil {
 		t.Errorf("sample record: %v", err)
+	}
+}
+
+// TestOktaOrderScenarioReachesEventBridge: a user provisioned, deactivated,
+// added to a group, and the group deleted, in Okta's order, through the
+// SCIM service on DynamoDB; the real events function on the stream moto
+// recorded publishes exactly that sequence, and the docs' rules route
+// their parts.
+func TestOktaOrderScenarioReachesEventBridge(t *testing.T) {
+	h := newEventsHarness(t)
+	svc := scim.NewService(h.store)
+	conn := scim.Connection{Tenant: "acme", SSO: "okta"}
+	ctx := changes.WithOrigin(context.Background(), changes.Origin{RequestID: "req", Actor: changes.TokenActor("tok")})
+	created, err := svc.Create(ctx, conn, scim.UserResource, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","externalId":"00u-ada","active":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := created.Resource.ID
+	patchOp := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}`
+	if _, err := svc.Patch(ctx, conn, scim.UserResource, uid, []byte(fmt.Sprintf(patchOp, `{"op":"replace","value":{"active":false}}`)), scim.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	group, err := svc.Create(ctx, conn, scim.GroupResource, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := group.Resource.ID
+	if _, err := svc.Patch(ctx, conn, scim.GroupResource, gid, []byte(fmt.Sprintf(patchOp, fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, uid))), scim.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Delete(ctx, conn, scim.GroupResource, gid, scim.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	batch := h.deliver(t)
+	if len(batch.Records) != 5 {
+		t.Errorf("the stream's filter passed %d records, want the 5 change records", len(batch.Records))
+	}
+	describe := func(rs []changes.Record) []string {
+		var out []string
+		for _, r := range rs {
+			res := map[string]string{uid: "user", gid: "group"}[r.ResourceID]
+			out = append(out, fmt.Sprintf("%s %s [%s] %s", r.Type, res, strings.Join(r.Changed, ","), r.RequestID))
+		}
+		return out
+	}
+	want := []string{
+		"user.created user [active,externalId,userName] req",
+		"user.deactivated user [active] req",
+		"group.created group [displayName] req",
+		"group.members_added group [members] req",
+		"group.deleted group [] req",
+	}
+	if got := describe(h.sink.received(t, ruleAll)); !slices.Equal(got, want) {
+		t.Errorf("EventBridge received\n  %v\nwant\n  %v", got, want)
+	}
+	if got := describe(h.sink.received(t, ruleRevokeSessions)); !slices.Equal(got, want[1:2]) {
+		t.Errorf("revoke-sessions got %v", got)
+	}
+	if got := describe(h.sink.received(t, ruleUpdateTeam)); !slices.Equal(got, want[3:4]) {
+		t.Errorf("update-team got %v", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -383,4 +384,110 @@ func (s *Store) ownRecords(ctx context.Context, prev, next *scim.Resource) ([]tx
 		return nil, err
 	}
 	return s.recordPuts(recs)
+}
+
+// chunkRecords on a context asks applyMembers to write, in each chunk's
+// transaction, the membership records of that chunk's members.
+type chunkRecordsKey struct{}
+
+func withChunkRecords(ctx context.Context, group *scim.Resource) context.Context {
+	if scim.JournalFrom(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, chunkRecordsKey{}, group)
+}
+
+func chunkRecordsGroup(ctx context.Context) *scim.Resource {
+	g, _ := ctx.Value(chunkRecordsKey{}).(*scim.Resource)
+	return g
+}
+
+// chunkRecordItems are the record items of one chunk of pairs (an add
+// pair's first item is the user update with role roleMemberAdd, a remove
+// pair's roleMemberRemove), or nil when ctx asks for none.
+func (s *Store) chunkRecordItems(ctx context.Context, chunk [][]txItem) ([]txItem, error) {
+	group := chunkRecordsGroup(ctx)
+	if group == nil {
+		return nil, nil
+	}
+	var added, removed []string
+	for _, p := range chunk {
+		for _, it := range p {
+			switch it.role {
+			case roleMemberAdd:
+				added = append(added, it.id)
+			case roleMemberRemove:
+				removed = append(removed, it.id)
+			}
+		}
+	}
+	return s.memberRecords(ctx, group, added, removed)
+}
+
+// deleteRecords are the record items of deleting rec at at.
+func (s *Store) deleteRecords(ctx context.Context, conn scim.Connection, rec *record, at time.Time) ([]txItem, error) {
+	j := scim.JournalFrom(ctx)
+	if j == nil {
+		return nil, nil
+	}
+	last, err := rec.resource(conn)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := j.Deleted(last, at)
+	if err != nil {
+		return nil, err
+	}
+	return s.recordPuts(recs)
+}
+
+// connOfPK is the connection of a C#<tenant>#<sso> partition key.
+func connOfPK(pk string) scim.Connection {
+	parts := strings.SplitN(strings.TrimPrefix(pk, "C#"), "#", 2)
+	if len(parts) != 2 {
+		return scim.Connection{}
+	}
+	return scim.Connection{Tenant: parts[0], SSO: parts[1]}
+}
+
+// replaceWithRecords is Replace when the change has records: the
+// UpdateItem of the fast path becomes a transaction of the same update and
+// the record put, one request as before; when the update's condition fails
+// because the keys move, the slow path's transaction carries the records.
+func (s *Store) replaceWithRecords(ctx context.Context, r *scim.Resource, pk string, rec *record, prevVersion int64, recs []changes.Record) error {
+	op := "replace " + noun(r.Type)
+	recItems, err := s.recordPuts(recs)
+	if err != nil {
+		return err
+	}
+	fast := s.resourceUpdate(pk, rec, prevVersion, nil)
+	fast[0].write.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	failures, err := s.transact(ctx, op, append(fast, recItems...))
+	if err != nil {
+		return err
+	}
+	var resourceFailed *condFailure
+	for i := range failures {
+		if failures[i].role == roleResource {
+			resourceFailed = &failures[i]
+		}
+	}
+	switch {
+	case len(failures) == 0:
+		return nil
+	case resourceFailed == nil:
+		return fmt.Errorf("%s: change record %s exists already", op, recs[0].ID)
+	}
+	old, err := classifyUpdate(r.Type, r.ID, prevVersion, resourceFailed.old)
+	if err != nil {
+		return err
+	}
+	failures, err = s.transact(ctx, op, append(s.resourceUpdate(pk, rec, prevVersion, old), recItems...))
+	if err != nil {
+		return err
+	}
+	if len(failures) > 0 {
+		return updateFailure(r, prevVersion, failures)
+	}
+	return nil
 }

@@ -113,13 +113,22 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			fixed = head
 		}
 		first = false
-		take := min(len(pairs), (maxTransactItems-len(fixed))/2)
+		reserve := 0
+		if chunkRecordsGroup(ctx) != nil {
+			reserve = maxRecordItemsPerChunk // this chunk's membership records (changes.go)
+		}
+		take := min(len(pairs), (maxTransactItems-len(fixed)-reserve)/2)
 		chunk := pairs[:take]
 		for {
 			items := slices.Clone(fixed)
 			for _, p := range chunk {
 				items = append(items, p...)
 			}
+			recItems, err := s.chunkRecordItems(ctx, chunk)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, recItems...)
 			failures, err := s.transact(ctx, op, items)
 			if err != nil {
 				return nil, err
@@ -285,8 +294,18 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 	var old *record
 	// Second round only when the first showed that displayName or
 	// externalId change, and so the guards must move as well.
+	// The group's own change (a rename with the members) goes with the head.
+	recs, err := scim.JournalFrom(ctx).Replaced(group)
+	if err != nil {
+		return err
+	}
+	own, err := s.recordPuts(recs)
+	if err != nil {
+		return err
+	}
+	ctx = withChunkRecords(ctx, group)
 	for range 2 {
-		head := s.resourceUpdate(pk, rec, prevVersion, old)
+		head := append(s.resourceUpdate(pk, rec, prevVersion, old), own...)
 		if !verified && len(add) > 0 && len(head)+2*(len(add)+len(remove)) > maxTransactItems {
 			if err := s.verifyUsers(ctx, pk, add); err != nil {
 				return err

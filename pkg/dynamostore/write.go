@@ -69,6 +69,11 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 		items = append(items, s.guardPut(pk, extGuardSK(r.Type, r.ExternalID), r.ID, roleExtGuard))
 	}
 	items = append(items, s.counterAdd(pk, r.Type, r.ID, +1))
+	own, err := s.ownRecords(ctx, nil, r)
+	if err != nil {
+		return err
+	}
+	items = append(items, own...)
 
 	var members []scim.Member
 	if r.Type == scim.GroupResource {
@@ -76,11 +81,22 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 			return err
 		}
 	}
-	inline := len(items)+2*len(members) <= maxTransactItems
+	reserve := 0
+	if len(members) > 0 && len(own) > 0 {
+		reserve = 1 // the members_added record (changes.go)
+	}
+	inline := len(items)+2*len(members)+reserve <= maxTransactItems
 	if inline {
+		var ids []string
 		for _, m := range members {
 			items = append(items, s.memberAdd(pk, r.Conn, r.ID, m)...)
+			ids = append(ids, m.Value)
 		}
+		recs, err := s.memberRecords(ctx, r, ids, nil)
+		if err != nil {
+			return err
+		}
+		items = append(items, recs...)
 	} else if err := s.verifyUsers(ctx, pk, members); err != nil {
 		return err
 	}
@@ -95,7 +111,7 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	if inline {
 		return nil
 	}
-	failures, err = s.applyMembers(ctx, pk, r.Conn, r.ID, nil, s.groupExists(pk, r.ID), members, nil)
+	failures, err = s.applyMembers(withChunkRecords(ctx, r), pk, r.Conn, r.ID, nil, s.groupExists(pk, r.ID), members, nil)
 	if err == nil && len(failures) > 0 {
 		err = scim.NotFoundError(r.Type, r.ID)
 	}
@@ -236,6 +252,13 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 	pk, rec, err := writableRecord(r)
 	if err != nil {
 		return err
+	}
+	recs, err := scim.JournalFrom(ctx).Replaced(r)
+	if err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		return s.replaceWithRecords(ctx, r, pk, rec, prevVersion, recs)
 	}
 	fast := s.resourceUpdate(pk, rec, prevVersion, nil)[0].write.Update
 	for attempt := 1; ; attempt++ {
@@ -396,6 +419,11 @@ func (s *Store) tombstone(ctx context.Context, pk string, rec *record, at time.T
 		items = append(items, s.guardRelease(pk, extGuardSK(typ, rec.Ext), rec.ID))
 	}
 	items = append(items, s.counterAdd(pk, typ, rec.ID, -1))
+	deleted, err := s.deleteRecords(ctx, connOfPK(pk), rec, at)
+	if err != nil {
+		return false, err
+	}
+	items = append(items, deleted...)
 	failures, err := s.transact(ctx, op, items)
 	if err != nil {
 		return false, err
