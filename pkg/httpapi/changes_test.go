@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
@@ -388,4 +390,55 @@ func idsOfRecords(rs []changes.Record) []string {
 		out = append(out, r.ID)
 	}
 	return out
+}
+
+// TestFailedTransactionLeavesNeitherChangeNorRecord: the record of a change
+// is written by the change's own transaction, so when that transaction
+// fails (injected here by a record id that exists already, which both
+// stores refuse), neither the change nor any record of it remains.
+func TestFailedTransactionLeavesNeitherChangeNorRecord(t *testing.T) {
+	for name, factory := range feedStores {
+		t.Run(name, func(t *testing.T) {
+			st := factory(t)
+			real := changes.NewIDGenerator(nil)
+			var fail atomic.Bool
+			var last atomic.Value
+			ids := func(at time.Time) string {
+				if fail.Load() {
+					return last.Load().(string) // a duplicate: the record's insert fails
+				}
+				id := real(at)
+				last.Store(id)
+				return id
+			}
+			srv := startServer(t, st, serverConfig{serviceOptions: []scim.Option{scim.WithChangeIDs(ids)}})
+			c := srv.client(t, testConn)
+			uid := c.createUser(t, "ada@example.com")
+			gid := c.createGroup(t, "Eng")
+			before := c.snapshot(t)
+			recsBefore := feedOf(t, st, testConn, "")
+
+			fail.Store(true)
+			for _, req := range []struct{ method, path, body string }{
+				{"PATCH", "/Users/" + uid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"CTO"}]}`},
+				{"PATCH", "/Users/" + uid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`},
+				{"PATCH", "/Groups/" + gid, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, uid)},
+				{"POST", "/Users", fmt.Sprintf(`{"schemas":[%q],"userName":"bob@example.com"}`, scim.UserSchema)},
+				{"DELETE", "/Groups/" + gid, ""},
+				{"DELETE", "/Users/" + uid, ""},
+			} {
+				r := c.do(t, req.method, req.path, req.body)
+				if r.status < 500 {
+					t.Errorf("%s %s with its record refused: status %d, want a server error\n%s", req.method, req.path, r.status, r)
+				}
+			}
+			fail.Store(false)
+			if after := c.snapshot(t); after != before {
+				t.Errorf("a failed transaction changed the data:\nbefore %s\nafter %s", before, after)
+			}
+			if recs := feedOf(t, st, testConn, ""); len(recs) != len(recsBefore) {
+				t.Errorf("%d records after the failures, %d before", len(recs), len(recsBefore))
+			}
+		})
+	}
 }
