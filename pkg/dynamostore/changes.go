@@ -491,3 +491,21 @@ func (s *Store) replaceWithRecords(ctx context.Context, r *scim.Resource, pk str
 	}
 	return nil
 }
+
+// EnvChangeRetentionDays sets how many days change records are kept (their
+// ttl); the SAM template's ChangeRetentionDays parameter sets it on every
+// function. Unset: changes.DefaultRetention.
+const EnvChangeRetentionDays = "SCIMGATE_CHANGE_RETENTION_DAYS"
+
+// ChangeOptionsFromEnv reads the change feed's settings through getenv.
+func ChangeOptionsFromEnv(getenv func(string) string) ([]Option, error) {
+	raw := strings.TrimSpace(getenv(EnvChangeRetentionDays))
+	if raw == "" {
+		return nil, nil
+	}
+	days, err := strconv.Atoi(raw)
+	if err != nil || days < 1 {
+		return nil, fmt.Errorf("%s=%q: give a whole number of days, at least 1", EnvChangeRetentionDays, raw)
+	}
+	return []Option{WithChangeRetention(time.Duration(days) * 24 * time.Hour)}, nil
+}

@@ -69,7 +69,11 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
+	feedOpts, err := dynamostore.ChangeOptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", "Admin")
 	authorize := adminapi.Authorizer(IAMAuthorizer)
 	views := httpapi.New(httpapi.Config{

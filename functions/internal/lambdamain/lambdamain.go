@@ -49,7 +49,11 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
+	feedOpts, err := dynamostore.ChangeOptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	return httpapi.New(httpapi.Config{
 		Service:         scim.NewService(store),
 		Tokens:          store,
