@@ -99,6 +99,21 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		return resp
 	})
 
+	// Functions without routes run on a schedule: invoke each with EventBridge's scheduled event.
+	for _, fn := range tpl.Functions() {
+		if len(fn.Routes) > 0 {
+			continue
+		}
+		payload, err := emulators[fn.LogicalID].Invoke(ctx, []byte(`{"version":"0","id":"e","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))
+		if err != nil || !strings.Contains(string(payload), `"complete":true`) {
+			t.Errorf("%s: scheduled invocation: %v, %s\n--- emulator output:\n%s", fn.LogicalID, err, payload, emulators[fn.LogicalID].Logs())
+		}
+		// The emulator relays the function's output after the response: wait for the run's EMF line.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(emulators[fn.LogicalID].Logs(), `"CloudWatchMetrics"`) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
 	for _, fn := range tpl.Functions() {
 		emu, ok := emulators[fn.LogicalID]
 		if !ok {
@@ -109,8 +124,12 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			t.Errorf("%s was never invoked: no event of events/ reaches it", fn.LogicalID)
 			continue
 		}
+		// Every function writes EMF metrics to its log.
+		if !strings.Contains(emu.Logs(), `"CloudWatchMetrics"`) {
+			t.Errorf("%s: no EMF metrics line in its output:\n%s", fn.LogicalID, emu.Logs())
+		}
 		// Every request is one JSON log line carrying the Lambda request id.
-		if !strings.Contains(emu.Logs(), `"msg":"request"`) || !strings.Contains(emu.Logs(), `"aws_request_id":"`) {
+		if len(fn.Routes) > 0 && (!strings.Contains(emu.Logs(), `"msg":"request"`) || !strings.Contains(emu.Logs(), `"aws_request_id":"`)) {
 			t.Errorf("%s: no JSON request log line with aws_request_id in its output:\n%s", fn.LogicalID, emu.Logs())
 		}
 		info, err := os.Stat(bootstraps[fn.LogicalID])

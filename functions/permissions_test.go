@@ -106,6 +106,11 @@ func (r *iamRecorder) record(op string, params any) {
 		}
 		r.actions["dynamodb:GetItem"] = true
 		return
+	case *dynamodb.ScanInput:
+		onTable(in.TableName)
+		if in.IndexName != nil {
+			r.problems = append(r.problems, fmt.Sprintf("Scan on index %s: the policy grants the table only", aws.ToString(in.IndexName)))
+		}
 	default:
 		r.problems = append(r.problems, fmt.Sprintf("%s: an operation this test does not know how IAM authorises", op))
 	}
@@ -180,11 +185,10 @@ func TestFunctionPermissionsAreTheirCalls(t *testing.T) {
 	})
 
 	for _, fn := range tpl.Functions() {
-		rec, ok := recorders[fn.LogicalID]
-		if !ok {
-			continue // not behind the API: events_test.go checks EventsFunction's policy
+		if recorders[fn.LogicalID] == nil {
+			continue // not an HTTP function: checkpermissions_test.go
 		}
-		used, problems := rec.used()
+		used, problems := recorders[fn.LogicalID].used()
 		for _, p := range problems {
 			t.Errorf("%s: %s", fn.LogicalID, p)
 		}

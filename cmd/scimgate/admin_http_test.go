@@ -52,8 +52,12 @@ var storeKinds = []string{"sqlite", "dynamodb"}
 // localServer serves the local wiring (SCIM, admin API, views) on st.
 func localServer(t *testing.T, st *stores, adminToken string) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(localHandler(st, serveOptions{adminToken: adminToken, requestTimeout: time.Minute},
-		slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	handler, err := localHandler(st, serveOptions{adminToken: adminToken, requestTimeout: time.Minute},
+		slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return srv
 }

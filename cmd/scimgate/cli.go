@@ -39,7 +39,7 @@ type group struct {
 
 // commands is the whole CLI, in the order the usage lists it.
 func commands() ([]*command, []*group) {
-	top := []*command{serveCommand(), auditCommand(), versionCommand()}
+	top := []*command{serveCommand(), checkCommand(), auditCommand(), versionCommand()}
 	groups := []*group{
 		{name: "connection", summary: "create, list, show, disable, enable, delete and purge SSO connections", subs: connectionCommands()},
 		{name: "token", summary: "create, list, rotate and revoke a connection's bearer tokens", subs: tokenCommands()},
@@ -50,7 +50,8 @@ func commands() ([]*command, []*group) {
 }
 
 const environmentHelp = `Environment: SCIMGATE_ADDR, SCIMGATE_DATA, SCIMGATE_DYNAMODB_TABLE, SCIMGATE_PUBLIC_URL,
-SCIMGATE_ADMIN_TOKEN, SCIMGATE_REQUEST_TIMEOUT, SCIMGATE_LOG_LEVEL, and the AWS SDK's standard
+SCIMGATE_ADMIN_TOKEN, SCIMGATE_REQUEST_TIMEOUT, SCIMGATE_RATE_LIMIT, SCIMGATE_RATE_BURST,
+SCIMGATE_METRICS_ADDR, SCIMGATE_LOG_LEVEL, and the AWS SDK's standard
 variables (AWS_REGION, AWS_PROFILE, credentials, AWS_ENDPOINT_URL_DYNAMODB).
 `
 

@@ -55,12 +55,14 @@ type serveOptions struct {
 	requestTimeout time.Duration
 	// feed: webhook delivery and retention of the change feed (feed_serve.go).
 	feed feedOptions
+	// ops holds the rate limit and the Prometheus endpoint (ops.go).
+	ops *opsFlags
 }
 
 func serveCommand() *command {
 	return &command{
 		name:     "serve",
-		synopsis: "[--addr ADDR] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--webhook-url URL --webhook-secret-file F] [--change-retention D]",
+		synopsis: "[--addr ADDR] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR] [--webhook-url URL --webhook-secret-file F] [--change-retention D]",
 		summary: "Serve SCIM on /scim/v2/{tenant}/{sso}, and the admin API on /admin/v1 when an admin token is set\n" +
 			"(SCIMGATE_ADMIN_TOKEN or --admin-token-file). SIGTERM or SIGINT stops accepting connections, lets the\n" +
 			"requests in flight finish (up to the request timeout plus 5s), closes the store and exits 0.",
@@ -73,8 +75,11 @@ func serveCommand() *command {
 			sf.register(fs)
 			var ff feedServeFlags
 			ff.register(fs)
+			var of opsFlags
+			of.register(fs)
 			return func(ctx context.Context, out streams) error {
-				o := serveOptions{addr: *addr}
+				o := serveOptions{addr: *addr, ops: &of}
+				of.prepare(&sf)
 				var err error
 				if o.feed, err = ff.options(); err != nil {
 					return err
@@ -151,10 +156,20 @@ func newServer(handler http.Handler, requestTimeout time.Duration) *http.Server 
 // localHandler composes the SCIM API and, with an admin token, the admin
 // API and its read-only SCIM views over the same SCIM service. The SCIM
 // handlers' per-request deadline is o.requestTimeout.
-func localHandler(st *stores, o serveOptions, logger *slog.Logger) http.Handler {
-	svc := scim.NewService(st.resources)
+func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler, error) {
+	resources := st.resources
+	if o.ops != nil {
+		resources = o.ops.store(resources)
+	}
+	svc := scim.NewService(resources)
+	cfg := httpapi.Config{Service: svc, Tokens: st.tokens, Logger: logger}
+	if o.ops != nil {
+		if err := o.ops.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/", httpapi.New(httpapi.Config{Service: svc, Tokens: st.tokens, Logger: logger}))
+	mux.Handle("/", httpapi.New(cfg))
 	var admin http.Handler
 	if o.adminToken == "" {
 		admin = adminapi.Disabled("start scimgate serve with SCIMGATE_ADMIN_TOKEN or --admin-token-file to enable it")
@@ -170,7 +185,7 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) http.Handler 
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)
-	return mux
+	return mux, nil
 }
 
 func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (err error) {
@@ -214,7 +229,20 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 		return err
 	}
 	defer stopFeed()
-	srv := newServer(localHandler(st, o, logger), o.requestTimeout)
+	handler, err := localHandler(st, o, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if o.ops != nil {
+		stopMetrics, err := o.ops.serveMetrics(out.stdout)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics(context.Background())
+	}
+	srv := newServer(handler, o.requestTimeout)
 	fmt.Fprintf(out.stdout, "scimgate serving SCIM on http://%s%s/{tenant}/{sso} (%s)\n", hostPort, httpapi.BasePath, st.describe)
 	if o.adminToken != "" {
 		fmt.Fprintf(out.stdout, "admin API on http://%s%s (bearer token from %s)\n", hostPort, adminapi.Prefix, o.adminTokenFrom)

@@ -27,6 +27,8 @@ const defaultDataPath = ".scimgate/scimgate.db"
 type storeFlags struct {
 	data, table string
 	fs          *flag.FlagSet
+	// clientOptions are applied to the DynamoDB client (serve's metrics count its calls).
+	clientOptions []func(*dynamodb.Options)
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -75,7 +77,7 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 		return nil, err
 	}
 	if f.table != "" {
-		client, endpoint, err := dynamoClient(ctx)
+		client, endpoint, err := dynamoClient(ctx, f.clientOptions...)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +120,7 @@ func (s *stores) explain(err *error) {
 // dynamoClient builds the DynamoDB client from the SDK's standard
 // configuration (AWS_REGION, AWS_PROFILE, the credential chain,
 // AWS_ENDPOINT_URL_DYNAMODB) and returns the endpoint it was pointed at.
-func dynamoClient(ctx context.Context) (*dynamodb.Client, string, error) {
+func dynamoClient(ctx context.Context, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, string, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("load the AWS configuration: %w", err)
@@ -129,7 +131,7 @@ func dynamoClient(ctx context.Context) (*dynamodb.Client, string, error) {
 		return nil, "", errors.New("no AWS region is configured: set AWS_REGION (for example AWS_REGION=eu-west-1) or a region in your AWS profile")
 	}
 	endpoint := firstNonEmpty(os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL"))
-	return dynamodb.NewFromConfig(cfg), endpoint, nil
+	return dynamodb.NewFromConfig(cfg, optFns...), endpoint, nil
 }
 
 func firstNonEmpty(vals ...string) string {

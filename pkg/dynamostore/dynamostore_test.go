@@ -599,15 +599,15 @@ func TestTransactionConflictIsRetried(t *testing.T) {
 			}
 			if tc.wantErr {
 				var canceled *types.TransactionCanceledException
-				if !errors.As(err, &canceled) || scim.ErrorCodeOf(err) != scim.EInternal {
-					t.Fatalf("got %v, want the wrapped cancellation as an internal error", err)
+				if !errors.As(err, &canceled) || scim.ErrorCodeOf(err) != scim.EUnavailable {
+					t.Fatalf("got %v, want the wrapped cancellation as unavailable (503, retry later)", err)
 				}
 				u.Version++
 				db.n = tc.conflicts
 				err = s.Replace(ctx, u, u.Version-1)
 				var conflict *types.TransactionConflictException
-				if !errors.As(err, &conflict) || scim.ErrorCodeOf(err) != scim.EInternal {
-					t.Fatalf("got %v, want the wrapped conflict as an internal error", err)
+				if !errors.As(err, &conflict) || scim.ErrorCodeOf(err) != scim.EUnavailable {
+					t.Fatalf("got %v, want the wrapped conflict as unavailable (503, retry later)", err)
 				}
 				return
 			}

@@ -68,7 +68,7 @@ func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLim
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1, changeSettle: DefaultChangeSettle}
+	s := &Store{db: classifying(db), table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1, changeSettle: DefaultChangeSettle}
 	for _, o := range opts {
 		o(s)
 	}

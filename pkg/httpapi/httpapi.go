@@ -61,6 +61,22 @@ type Config struct {
 	// Authenticate replaces the bearer-token check against Tokens; it must
 	// return an EUnauthorized *scim.Error to refuse the request.
 	Authenticate func(r *http.Request, conn scim.Connection) error
+	// Admit, when set, is asked after authentication whether the
+	// connection may make this request now (a rate limit); its error is
+	// the answer, typically 429 with Retry-After.
+	Admit func(ctx context.Context, conn scim.Connection) error
+	// Observer, when set, sees every request (metrics).
+	Observer Observer
+}
+
+// Observer is told of each request: StartRequest before anything else (the
+// context it returns is the request's), EndRequest once the response is
+// written, with what the access log reports. route is the matched pattern
+// ("GET /{tenant}/{sso}/Users") or "unmatched"; conn is empty when the path
+// named none.
+type Observer interface {
+	StartRequest(ctx context.Context) context.Context
+	EndRequest(ctx context.Context, route string, status int, latency time.Duration, conn scim.Connection)
 }
 
 // Handler serves SCIM requests.
@@ -148,7 +164,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RequestIDHeader, id)
 	rl := &requestLog{start: start}
 	rec := &statusRecorder{ResponseWriter: w}
-	r = withoutTrailingSlash(r.WithContext(context.WithValue(r.Context(), logKey{}, rl)))
+	ctx := context.WithValue(r.Context(), logKey{}, rl)
+	if h.cfg.Observer != nil {
+		ctx = h.cfg.Observer.StartRequest(ctx)
+	}
+	r = withoutTrailingSlash(r.WithContext(ctx))
 	defer func() {
 		if p := recover(); p != nil {
 			rl.err = fmt.Errorf("panic: %v", p)
@@ -156,6 +176,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, rl.err)
 			}
 		}
+		latency := h.cfg.Now().Sub(start)
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 		}
@@ -170,16 +191,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("route", rl.route),
 			slog.String("resource_id", rl.resourceID),
 			slog.Int("status", rec.status),
-			slog.Float64("latency_ms", float64(h.cfg.Now().Sub(start).Microseconds())/1000),
+			slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 		)
 		level := slog.LevelInfo
 		if rl.err != nil {
 			code := scim.ErrorCodeOf(rl.err)
 			attrs = append(attrs, slog.String("error_code", string(code)))
-			if code == scim.EInternal {
+			switch code {
+			case scim.EInternal:
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", rl.err.Error()))
-			} else {
+			case scim.EUnavailable:
+				// The cause (which throttling, which timeout) is what the operator needs.
+				level = slog.LevelWarn
+				attrs = append(attrs, slog.String("error", rl.err.Error()))
+			default:
 				// Never the client-facing detail itself: it quotes what the
 				// client sent (userNames, emails, whole filters), and the
 				// log promises no personal data beyond ids.
@@ -187,6 +213,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+		if h.cfg.Observer != nil {
+			h.cfg.Observer.EndRequest(r.Context(), rl.route, rec.status, latency, rl.conn)
+		}
 	}()
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		rl.route = "unmatched"
@@ -318,6 +347,13 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			writeError(w, err)
 			return
 		}
+		if h.cfg.Admit != nil {
+			if err := h.cfg.Admit(r.Context(), conn); err != nil {
+				rl.err = err
+				writeError(w, err)
+				return
+			}
+		}
 		// Every change record this request causes names it and its token (docs/events.md).
 		origin := changes.Origin{RequestID: w.Header().Get(RequestIDHeader)}
 		if rl.tokenID != "" {
@@ -326,8 +362,8 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 		r = r.WithContext(changes.WithOrigin(r.Context(), origin))
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
 		if err := h.dispatch(rt, req); err != nil {
-			rl.err = err
-			writeError(w, err)
+			rl.err = outOfTime(err)
+			writeError(w, rl.err)
 		}
 	})
 }
@@ -355,6 +391,19 @@ func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *reques
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
 	}
 	return nil
+}
+
+// outOfTime turns an unclassified error caused by the request's deadline
+// (on Lambda the function's, a second before API Gateway's 30 s) into a 503
+// with Retry-After: the IdP retries instead of failing the operation, and
+// gets a SCIM body rather than API Gateway's bare 503. Nothing is half-applied
+// but chunked member changes, whose retry converges (docs/design.md).
+func outOfTime(err error) error {
+	if scim.ErrorCodeOf(err) != scim.EInternal || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &scim.Error{Code: scim.EUnavailable, Err: err,
+		Detail: "The request ran out of time; retry after the number of seconds in Retry-After."}
 }
 
 // request bundles what a handler needs.
