@@ -59,8 +59,8 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 	emulators := map[string]*localrun.Emulator{}
 	bootstraps := map[string]string{}
 	for _, fn := range tpl.Functions() {
-		if len(fn.Routes) == 0 {
-			continue // not behind the API: events_test.go runs EventsFunction's code on stream records
+		if isStreamFunction(fn) {
+			continue // events_test.go runs EventsFunction's code on stream records
 		}
 		dir, err := samtemplate.FunctionDir(fn.LogicalID)
 		if err != nil {
@@ -101,7 +101,7 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 
 	// Functions without routes run on a schedule: invoke each with EventBridge's scheduled event.
 	for _, fn := range tpl.Functions() {
-		if len(fn.Routes) > 0 {
+		if len(fn.Routes) > 0 || isStreamFunction(fn) {
 			continue
 		}
 		payload, err := emulators[fn.LogicalID].Invoke(ctx, []byte(`{"version":"0","id":"e","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))

@@ -36,6 +36,18 @@ import (
 
 const eventsFunction = "EventsFunction"
 
+// isStreamFunction reports whether fn is invoked by a DynamoDB stream
+// (EventsFunction) rather than by the API or a schedule.
+func isStreamFunction(fn samtemplate.Function) bool {
+	evs, _ := fn.Properties["Events"].(map[string]any)
+	for _, e := range evs {
+		if em, _ := e.(map[string]any); em["Type"] == "DynamoDB" {
+			return true
+		}
+	}
+	return false
+}
+
 // eventSource returns the function's one DynamoDB event source's properties.
 func eventSource(t *testing.T, fn samtemplate.Function) map[string]any {
 	t.Helper()
