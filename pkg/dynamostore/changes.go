@@ -397,14 +397,23 @@ func withChunkRecords(ctx context.Context, group *scim.Resource) context.Context
 	return context.WithValue(ctx, chunkRecordsKey{}, group)
 }
 
+// withoutChunkRecords asks applyMembers for no records (an intent's chunks).
+func withoutChunkRecords(ctx context.Context) context.Context {
+	if chunkRecordsGroup(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, chunkRecordsKey{}, (*scim.Resource)(nil))
+}
+
 func chunkRecordsGroup(ctx context.Context) *scim.Resource {
 	g, _ := ctx.Value(chunkRecordsKey{}).(*scim.Resource)
 	return g
 }
 
 // chunkRecordItems are the record items of one chunk of pairs (an add
-// pair's first item is the user update with role roleMemberAdd, a remove
-// pair's roleMemberRemove), or nil when ctx asks for none.
+// pair's first item is the member item put, roleMemberItemAdd, a remove
+// pair's the member item delete, roleMemberItemRemove, which a removal of
+// a user that is gone keeps alone), or nil when ctx asks for none.
 func (s *Store) chunkRecordItems(ctx context.Context, chunk [][]txItem) ([]txItem, error) {
 	group := chunkRecordsGroup(ctx)
 	if group == nil {
@@ -414,9 +423,9 @@ func (s *Store) chunkRecordItems(ctx context.Context, chunk [][]txItem) ([]txIte
 	for _, p := range chunk {
 		for _, it := range p {
 			switch it.role {
-			case roleMemberAdd:
+			case roleMemberItemAdd:
 				added = append(added, it.id)
-			case roleMemberRemove:
+			case roleMemberItemRemove:
 				removed = append(removed, it.id)
 			}
 		}

@@ -157,6 +157,11 @@ func (j *Journal) Own(prev, next *Resource, deleted bool) ([]changes.Record, err
 	return []changes.Record{*rec}, nil
 }
 
+// WithPrevious returns ctx whose journal knows the state a write replaces:
+// a store's Update passes the state it read (cur) to its own Replace or
+// membership change, so that their records describe the change from it.
+func WithPrevious(ctx context.Context, prev *Resource) context.Context { return withPrev(ctx, prev) }
+
 // withPrev returns ctx whose journal knows the state a Replace replaces.
 func withPrev(ctx context.Context, prev *Resource) context.Context {
 	j := JournalFrom(ctx)
