@@ -84,13 +84,13 @@ func functionResource(t *testing.T, dir string) httpapi.Resource {
 	return found[0]
 }
 
-// functionResources maps every template function to the resource its main serves.
+// functionResources maps every function behind the HTTP API to the resource its main serves.
 func functionResources(t *testing.T, tpl *samtemplate.Template) map[string]httpapi.Resource {
 	t.Helper()
 	out := map[string]httpapi.Resource{}
 	for _, fn := range tpl.Functions() {
 		if len(fn.Routes) == 0 {
-			continue // a scheduled function, not an HTTP resource
+			continue // not an HTTP resource: a scheduled function, or EventsFunction (events_test.go)
 		}
 		dir, err := samtemplate.FunctionDir(fn.LogicalID)
 		if err != nil {
@@ -331,7 +331,7 @@ func TestTemplateTableIsTheStoreTable(t *testing.T) {
 		}
 	}
 	got, _ := table["Properties"].(map[string]any)
-	want := cloudFormationTable(t, dynamostore.TableDefinition("ignored"), dynamostore.PointInTimeRecovery("ignored"))
+	want := cloudFormationTable(t, dynamostore.TableDefinition("ignored"), dynamostore.PointInTimeRecovery("ignored"), dynamostore.TimeToLive("ignored"))
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("template table properties differ from dynamostore's table:\n got: %v\nwant: %v", got, want)
 	}
@@ -339,7 +339,7 @@ func TestTemplateTableIsTheStoreTable(t *testing.T) {
 
 // cloudFormationTable translates CreateTable and UpdateContinuousBackups
 // inputs into AWS::DynamoDB::Table properties.
-func cloudFormationTable(t *testing.T, def *dynamodb.CreateTableInput, backups *dynamodb.UpdateContinuousBackupsInput) map[string]any {
+func cloudFormationTable(t *testing.T, def *dynamodb.CreateTableInput, backups *dynamodb.UpdateContinuousBackupsInput, ttl *dynamodb.UpdateTimeToLiveInput) map[string]any {
 	t.Helper()
 	rest := *def
 	props := map[string]any{}
@@ -374,6 +374,9 @@ func cloudFormationTable(t *testing.T, def *dynamodb.CreateTableInput, backups *
 	}
 	if p := backups.PointInTimeRecoverySpecification; p != nil {
 		props["PointInTimeRecoverySpecification"] = map[string]any{"PointInTimeRecoveryEnabled": aws.ToBool(p.PointInTimeRecoveryEnabled)}
+	}
+	if s := ttl.TimeToLiveSpecification; s != nil {
+		props["TimeToLiveSpecification"] = map[string]any{"AttributeName": aws.ToString(s.AttributeName), "Enabled": aws.ToBool(s.Enabled)}
 	}
 	// Everything translated above is cleared; what remains must be empty.
 	rest.TableName, rest.AttributeDefinitions, rest.KeySchema, rest.BillingMode = nil, nil, nil, ""

@@ -39,11 +39,12 @@ type group struct {
 
 // commands is the whole CLI, in the order the usage lists it.
 func commands() ([]*command, []*group) {
-	top := []*command{serveCommand(), checkCommand(), versionCommand()}
+	top := []*command{serveCommand(), checkCommand(), auditCommand(), versionCommand()}
 	groups := []*group{
 		{name: "connection", summary: "create, list, show, disable, enable, delete and purge SSO connections", subs: connectionCommands()},
 		{name: "token", summary: "create, list, rotate and revoke a connection's bearer tokens", subs: tokenCommands()},
 		{name: "table", summary: "create or migrate the DynamoDB table", subs: []*command{tableCreateCommand(), tableMigrateCommand()}},
+		{name: "events", summary: "list and follow a connection's change records", subs: eventsCommands()},
 	}
 	return top, groups
 }

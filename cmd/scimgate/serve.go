@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/adminapi"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
@@ -52,6 +53,8 @@ type serveOptions struct {
 	// timeout and shutdown grace derive from it, and the SCIM handler's
 	// per-request deadline is set from it.
 	requestTimeout time.Duration
+	// feed: webhook delivery and retention of the change feed (feed_serve.go).
+	feed feedOptions
 	// ops holds the rate limit and the Prometheus endpoint (ops.go).
 	ops *opsFlags
 }
@@ -59,7 +62,7 @@ type serveOptions struct {
 func serveCommand() *command {
 	return &command{
 		name:     "serve",
-		synopsis: "[--addr ADDR] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR]",
+		synopsis: "[--addr ADDR] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR] [--webhook-url URL --webhook-secret-file F] [--change-retention D]",
 		summary: "Serve SCIM on /scim/v2/{tenant}/{sso}, and the admin API on /admin/v1 when an admin token is set\n" +
 			"(SCIMGATE_ADMIN_TOKEN or --admin-token-file). SIGTERM or SIGINT stops accepting connections, lets the\n" +
 			"requests in flight finish (up to the request timeout plus 5s), closes the store and exits 0.",
@@ -70,12 +73,17 @@ func serveCommand() *command {
 			timeout := fs.String("request-timeout", env("SCIMGATE_REQUEST_TIMEOUT", defaultRequestTimeout.String()), "deadline of one request ($SCIMGATE_REQUEST_TIMEOUT)")
 			var sf storeFlags
 			sf.register(fs)
+			var ff feedServeFlags
+			ff.register(fs)
 			var of opsFlags
 			of.register(fs)
 			return func(ctx context.Context, out streams) error {
 				o := serveOptions{addr: *addr, ops: &of}
 				of.prepare(&sf)
 				var err error
+				if o.feed, err = ff.options(); err != nil {
+					return err
+				}
 				if o.publicURL, err = checkPublicURL(*publicURL); err != nil {
 					return err
 				}
@@ -172,7 +180,8 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			Resources:    []httpapi.Resource{httpapi.UsersResource, httpapi.GroupsResource},
 			Authenticate: authorize.SCIMAuthenticator(),
 		})
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger})
+		feed, _ := st.resources.(changes.Feed)
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)
@@ -214,6 +223,12 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 			return err
 		}
 	}
+	stopFeed, err := startFeed(ctx, st, o.feed, logger, out.stderr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopFeed()
 	handler, err := localHandler(st, o, logger)
 	if err != nil {
 		ln.Close()

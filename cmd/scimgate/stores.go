@@ -81,7 +81,11 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		st := dynamostore.New(client, f.table)
+		feedOpts, err := dynamostore.ChangeOptionsFromEnv(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		st := dynamostore.New(client, f.table, feedOpts...)
 		return &stores{resources: st, tokens: st, conns: st, table: f.table, client: client, endpoint: endpoint,
 			describe: "DynamoDB table " + f.table, close: func() error { return nil }}, nil
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -47,6 +48,8 @@ type Config struct {
 	// request arrived on, which is right when both APIs share a host.
 	PublicURL string
 	Authorize Authorizer
+	// Feed serves GET .../events (events.go); nil answers 404.
+	Feed changes.Feed
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -90,6 +93,7 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens":             (*call).createToken,
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
+		"GET " + EventsPattern:                        (*call).listEvents,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

@@ -226,6 +226,9 @@ func (s *Store) rollForward(ctx context.Context, pk string, conn scim.Connection
 
 // complete applies what remains of an intent, in chunks, and closes it.
 func (s *Store) complete(ctx context.Context, pk string, conn scim.Connection, in *intent) error {
+	// The records of an intent's change were written with its first
+	// transaction; its chunks write none.
+	ctx = withoutChunkRecords(ctx)
 	op := "complete " + in.Kind + " of " + in.ID
 	switch in.Kind {
 	case kindDeleteGroup:

@@ -174,6 +174,9 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			}
 		}
 		room := s.maxItems - len(fixed)
+		if chunkRecordsGroup(ctx) != nil {
+			room -= maxRecordItemsPerChunk // this chunk's membership records (changes.go)
+		}
 		take := min(len(pairs), room/2)
 		if take == 0 && first && mc.headOptional && len(mc.last) == 0 {
 			return nil, false, nil // every pair was a no-op
@@ -186,6 +189,13 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 				pairOf = append(pairOf, i)
 			}
 		}
+		// The records of exactly the pairs this attempt sends: a retry
+		// without the no-op pairs records fewer.
+		recItems, err := s.chunkRecordItems(ctx, pairs[:take])
+		if err != nil {
+			return nil, written, err
+		}
+		items = append(items, recItems...)
 		failures, err := s.transact(ctx, op, items)
 		if err != nil {
 			return nil, written, err
@@ -206,6 +216,9 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 		drop := map[int]bool{}
 		trim := map[int]bool{}
 		for _, f := range failures {
+			if f.index >= len(pairOf) {
+				return nil, written, fmt.Errorf("%s: change record of group %s exists already", op, gid)
+			}
 			pair := pairOf[f.index]
 			switch f.role {
 			case roleMemberAdd:
@@ -375,11 +388,26 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 	var old *record
 	// Second round only when the first showed that displayName or
 	// externalId change, and so the guards must move as well.
+	// The group's own change (a rename with the members) goes with the
+	// head; the membership records with each chunk (changes.go).
+	recs, err := scim.JournalFrom(ctx).Replaced(group)
+	if err != nil {
+		return false, err
+	}
+	own, err := s.recordPuts(recs)
+	if err != nil {
+		return false, err
+	}
+	ctx = withChunkRecords(ctx, group)
+	recReserve := 0
+	if chunkRecordsGroup(ctx) != nil {
+		recReserve = maxRecordItemsPerChunk
+	}
 	for range 2 {
-		head := s.resourceUpdate(pk, rec, prevVersion, old)
+		head := append(s.resourceUpdate(pk, rec, prevVersion, old), own...)
 		var failures []condFailure
 		var written bool
-		if len(head)+2*(len(add)+len(remove)) > s.maxItems {
+		if len(head)+2*(len(add)+len(remove))+recReserve > s.maxItems {
 			// Too large for one transaction: an intent makes it all-or-nothing.
 			if !verified {
 				if len(add) > 0 {
@@ -393,7 +421,7 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 				}
 			}
 		}
-		if len(head)+2*(len(add)+len(remove)) > s.maxItems {
+		if len(head)+2*(len(add)+len(remove))+recReserve > s.maxItems {
 			failures, err = s.startMembersIntent(ctx, pk, group.Conn, group.ID, head, add, remove)
 			written = len(failures) == 0 && err == nil
 		} else {
@@ -462,7 +490,16 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 		map[string]types.AttributeValue{":modified": str(formatTime(at)), ":one": num(1)})
 	bump.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	head := []txItem{{role: roleResource, write: bump}}
-	large := len(head)+2*(len(add)+len(remove)) > s.maxItems
+	// The membership records go with the change (changes.go). The version
+	// after it is not known before the commit (ADD ver 1 has no condition),
+	// so they carry version 0, which docs/events.md documents: order these
+	// by event id.
+	ctx = withChunkRecords(ctx, &scim.Resource{Conn: conn, Type: scim.GroupResource, ID: groupID, Version: 0, LastModified: at})
+	recReserve := 0
+	if chunkRecordsGroup(ctx) != nil {
+		recReserve = maxRecordItemsPerChunk
+	}
+	large := len(head)+2*(len(add)+len(remove))+recReserve > s.maxItems
 	if large {
 		if len(add) > 0 {
 			if err := s.verifyUsers(ctx, pk, add); err != nil {
@@ -475,7 +512,7 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 		if len(add) == 0 && len(remove) == 0 {
 			return s.groupVersion(ctx, pk, groupID)
 		}
-		large = len(head)+2*(len(add)+len(remove)) > s.maxItems
+		large = len(head)+2*(len(add)+len(remove))+recReserve > s.maxItems
 	}
 	written := false
 	for attempt := 0; ; attempt++ {
@@ -567,11 +604,11 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		next := ch.Next
 		written := true
 		if ch.Members && typ == scim.GroupResource {
-			written, err = s.modifyMembers(ctx, next, cur.Version, ch.Add, ch.Remove, sameOwnAttributes(cur, next))
+			written, err = s.modifyMembers(scim.WithPrevious(ctx, cur), next, cur.Version, ch.Add, ch.Remove, sameOwnAttributes(cur, next))
 		} else if sameOwnAttributes(cur, next) {
 			return cur, nil
 		} else {
-			err = s.Replace(ctx, next, cur.Version)
+			err = s.Replace(scim.WithPrevious(ctx, cur), next, cur.Version)
 		}
 		if err == nil {
 			if !written {
@@ -647,7 +684,26 @@ func (s *Store) startMembersIntent(ctx context.Context, pk string, conn scim.Con
 	}
 	items := slices.Clone(head)
 	items[0] = markPending(items[0], in.Token)
-	failures, err := s.transact(ctx, "modify members", append(items, start...))
+	items = append(items, start...)
+	// Every record of the change goes into this first transaction, which
+	// makes the whole change visible; the chunks that complete the intent
+	// write none (complete), so a roll-forward by another request or by
+	// Sweep records nothing twice.
+	if group := chunkRecordsGroup(ctx); group != nil {
+		added := make([]string, len(add))
+		for i, m := range add {
+			added[i] = m.Value
+		}
+		recs, err := s.memberRecords(ctx, group, added, remove)
+		if err != nil {
+			return nil, err
+		}
+		if len(items)+len(recs) > s.maxItems {
+			return nil, scim.Errorf(scim.ETooMany, "this change touches too many memberships for one request; send it in several requests of at most a few thousand members each")
+		}
+		items = append(items, recs...)
+	}
+	failures, err := s.transact(ctx, "modify members", items)
 	if err != nil || len(failures) > 0 {
 		return failures, err
 	}

@@ -47,6 +47,9 @@ type Store struct {
 	// memberReadLimit is how many members a group read returns at most
 	// (scim.MaxGroupMembers+1, see scim.Store).
 	memberReadLimit int
+	// The change feed's retention, settle window and clock (changes.go).
+	changeRetention, changeSettle time.Duration
+	now                           func() time.Time
 	// maxItems is the most items the store puts in one transaction:
 	// DynamoDB's limit, lowered only by tests to exercise chunking cheaply.
 	maxItems int
@@ -79,7 +82,7 @@ func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLim
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: classifying(db), table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}, intents: &stripedLock{}, maxItems: maxTransactItems}
+	s := &Store{db: classifying(db), table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}, intents: &stripedLock{}, maxItems: maxTransactItems, changeSettle: DefaultChangeSettle}
 	for _, o := range opts {
 		o(s)
 	}

@@ -68,6 +68,11 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 		items = append(items, s.guardPut(pk, extGuardSK(r.Type, r.ExternalID), r.ID, roleExtGuard))
 	}
 	items = append(items, s.counterAdd(pk, r.Type, r.ID, +1))
+	own, err := s.ownRecords(ctx, nil, r)
+	if err != nil {
+		return err
+	}
+	items = append(items, own...)
 
 	var members []scim.Member
 	if r.Type == scim.GroupResource {
@@ -75,8 +80,25 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 			return err
 		}
 	}
-	inline := len(items)+2*len(members) <= s.maxItems
+	// The members_added record of inline members goes into the same
+	// transaction (changes.go).
+	reserve := 0
+	if len(members) > 0 && len(own) > 0 {
+		reserve = 1
+	}
+	inline := len(items)+2*len(members)+reserve <= s.maxItems
 	var in *intent
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		ids = append(ids, m.Value)
+	}
+	// The members_added records of all members go into the first
+	// transaction, inline or not: the intent's roll-forward chunks write
+	// none (the change is visible, as a whole, from the first one).
+	recs, err := s.memberRecords(ctx, r, ids, nil)
+	if err != nil {
+		return err
+	}
 	if inline {
 		for _, m := range members {
 			items = append(items, s.memberAdd(pk, r.Conn, r.ID, m)...)
@@ -99,7 +121,11 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 		}
 		item[attrPend] = str(in.Token)
 		items = append(items, start...)
+		if len(items)+len(recs) > s.maxItems {
+			return scim.Errorf(scim.ETooMany, "a group created with this many members needs more change records than one transaction holds; create it with fewer members and add the rest with PATCH")
+		}
 	}
+	items = append(items, recs...)
 
 	failures, err := s.transact(ctx, op, items)
 	if err != nil {
@@ -242,6 +268,13 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 	if err != nil {
 		return err
 	}
+	recs, err := scim.JournalFrom(ctx).Replaced(r)
+	if err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		return s.replaceWithRecords(ctx, r, pk, rec, prevVersion, recs)
+	}
 	fast := s.resourceUpdate(pk, rec, prevVersion, nil)[0].write.Update
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
@@ -306,7 +339,7 @@ func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.Resou
 	if rec.Version != prevVersion {
 		return scim.VersionConflictError(typ, id)
 	}
-	tomb, err := s.tombstone(pk, rec, at, op)
+	tomb, err := s.tombstone(ctx, pk, rec, at, op)
 	if err != nil {
 		return err
 	}
@@ -386,7 +419,7 @@ func deleteFailure(rec *record, failures []condFailure) error {
 // tombstone is what flips a resource to deleted: delete the live item
 // (conditional on the version, and for a user on its group set being the
 // one read), put the archive copy, release the guards, count one less.
-func (s *Store) tombstone(pk string, rec *record, at time.Time, op string) ([]txItem, error) {
+func (s *Store) tombstone(ctx context.Context, pk string, rec *record, at time.Time, op string) ([]txItem, error) {
 	typ := scim.ResourceType(rec.Type)
 	cond := "#ver = :prev"
 	n := names(attrVersion)
@@ -419,5 +452,11 @@ func (s *Store) tombstone(pk string, rec *record, at time.Time, op string) ([]tx
 	if rec.Ext != "" {
 		items = append(items, s.guardRelease(pk, extGuardSK(typ, rec.Ext), rec.ID))
 	}
-	return append(items, s.counterAdd(pk, typ, rec.ID, -1)), nil
+	items = append(items, s.counterAdd(pk, typ, rec.ID, -1))
+	// The deleted record goes into this first transaction (changes.go).
+	deleted, err := s.deleteRecords(ctx, connOfPK(pk), rec, at)
+	if err != nil {
+		return nil, err
+	}
+	return append(items, deleted...), nil
 }

@@ -192,7 +192,8 @@ func TestDynamoDBFaultsAnswer503(t *testing.T) {
 				n++
 				return fmt.Sprintf(`{"schemas":[%q],"userName":"new%d@example.com"}`, scim.UserSchema, n)
 			}, http.StatusCreated},
-		{"replace user", "UpdateItem", "PUT", func() string { return "/Users/" + bob },
+		// A replace is one TransactWriteItems: the update and its change record (docs/events.md).
+		{"replace user", "TransactWriteItems", "PUT", func() string { return "/Users/" + bob },
 			func() string {
 				n++
 				return fmt.Sprintf(`{"schemas":[%q],"userName":"bob@example.com","displayName":"Bob %d"}`, scim.UserSchema, n)

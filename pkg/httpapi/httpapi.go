@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -367,6 +368,12 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 				return
 			}
 		}
+		// Every change record this request causes names it and its token (docs/events.md).
+		origin := changes.Origin{RequestID: w.Header().Get(RequestIDHeader)}
+		if rl.tokenID != "" {
+			origin.Actor = changes.TokenActor(rl.tokenID)
+		}
+		r = r.WithContext(changes.WithOrigin(r.Context(), origin))
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
 		if err := h.dispatch(rt, req); err != nil {
 			rl.err = outOfTime(err)

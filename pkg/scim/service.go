@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/scimgate/scimgate/pkg/changes"
 )
 
 // Defaults for list requests; ServiceProviderConfig advertises them.
@@ -34,6 +36,9 @@ type Service struct {
 	newID         IDGenerator
 	maxPageSize   int
 	maxFilterScan int
+	// The change feed (changes.go): record ids, and whether records are written.
+	changeIDs  changes.IDGenerator
+	changeFeed bool
 }
 
 // Option configures a Service.
@@ -61,6 +66,8 @@ func NewService(store Store, opts ...Option) *Service {
 		newID:         uuid.NewString,
 		maxPageSize:   DefaultMaxPageSize,
 		maxFilterScan: DefaultMaxFilterScan,
+		changeIDs:     defaultChangeIDs,
+		changeFeed:    true,
 	}
 	for _, o := range opts {
 		o(s)
@@ -97,6 +104,7 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 	if err != nil {
 		return nil, err
 	}
+	ctx = s.journal(ctx)
 	now := s.timestamp()
 	r := &Resource{Conn: conn, Type: typ, ID: s.newID(), Version: 1, Created: now, LastModified: now, Members: n.members}
 	applyNormalized(r, n)
@@ -128,7 +136,7 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 				next.Attributes["externalId"] = existing.ExternalID
 			}
 		}
-		replaceErr := s.store.Replace(ctx, &next, existing.Version)
+		replaceErr := s.store.Replace(withPrev(ctx, existing), &next, existing.Version)
 		if replaceErr == nil {
 			return &CreateResult{Resource: &next, Reactivated: true}, nil
 		}
@@ -251,6 +259,7 @@ type change struct {
 // client named, and the answer is 412.
 func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition, withMembers bool, modify func(cur *Resource) (*change, error)) (*Resource, error) {
 	op := "update " + string(typ)
+	ctx = s.journal(ctx)
 	if err := checkDeadline(ctx, typ, id); err != nil {
 		return nil, err
 	}
@@ -364,6 +373,7 @@ func membershipOnly(ops []patchOp) (add []Member, remove []string, ok bool) {
 // returned carries the id and the version after the change only: the group
 // was not read, and a group PATCH answers 204 with just the ETag.
 func (s *Service) patchMembers(ctx context.Context, conn Connection, id string, add []Member, remove []string) (*Resource, error) {
+	ctx = s.journal(ctx)
 	if err := checkDeadline(ctx, GroupResource, id); err != nil {
 		return nil, err
 	}
@@ -412,6 +422,7 @@ func retryBackoff(ctx context.Context, start time.Time, attempt int) bool {
 // Delete handles DELETE (RFC 7644 §3.6): the resource leaves the API, its
 // record stays for audit.
 func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition) error {
+	ctx = s.journal(ctx)
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		if err := checkDeadline(ctx, typ, id); err != nil {

@@ -42,12 +42,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			return fmt.Errorf("create %s: %w", r, err)
 		}
 		if r.Type != scim.GroupResource || len(r.Members) == 0 {
-			return nil
+			return recordCreate(ctx, tx, r)
 		}
 		if err := checkMembers(ctx, tx, r.Conn, r.Members); err != nil {
 			return err
 		}
-		return addMembers(ctx, tx, r.Conn, r.ID, r.Members)
+		if err := addMembers(ctx, tx, r.Conn, r.ID, r.Members); err != nil {
+			return err
+		}
+		return recordCreate(ctx, tx, r)
 	})
 }
 
@@ -147,6 +150,9 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		if err := removeMembers(ctx, tx, conn, id, remove); err != nil {
 			return err
 		}
+		if err := recordUpdate(ctx, tx, cur, next, add, remove); err != nil {
+			return err
+		}
 		written := *next
 		written.Members = nil
 		if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{&written}, withMembers); err != nil {
@@ -165,8 +171,9 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 // precondition; the version moves only when the membership does.
 func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) (version int64, err error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT version FROM resources WHERE `+liveResource+` AND id = ?`,
-			conn.Tenant, conn.SSO, string(scim.GroupResource), groupID).Scan(&version)
+		var externalID string
+		err := tx.QueryRowContext(ctx, `SELECT version, external_id FROM resources WHERE `+liveResource+` AND id = ?`,
+			conn.Tenant, conn.SSO, string(scim.GroupResource), groupID).Scan(&version, &externalID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return scim.NotFoundError(scim.GroupResource, groupID)
 		}
@@ -194,7 +201,9 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 			return fmt.Errorf("patch members of group %s/%s: %w", conn, groupID, err)
 		}
 		version++
-		return nil
+		// Its records, at the version the change produced, in the same transaction.
+		group := &scim.Resource{Conn: conn, Type: scim.GroupResource, ID: groupID, ExternalID: externalID, Version: version, LastModified: at}
+		return recordMembers(ctx, tx, group, add, remove)
 	})
 	if err != nil {
 		return 0, err
@@ -281,7 +290,10 @@ func sameOwnAttributes(cur, next *scim.Resource) bool {
 // change only through ModifyMembers, and a user's groups are derived.
 func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		return replaceOwn(ctx, tx, r, prevVersion)
+		if err := replaceOwn(ctx, tx, r, prevVersion); err != nil {
+			return err
+		}
+		return recordReplace(ctx, tx, r)
 	})
 }
 
@@ -309,6 +321,13 @@ WHERE `+liveResource+` AND id = ? AND version = ?`,
 // Delete implements scim.Store.
 func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, prevVersion int64, at time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		var last *scim.Resource
+		if scim.JournalFrom(ctx) != nil {
+			var err error
+			if last, err = liveIn(ctx, tx, conn, typ, id); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE resources SET deleted_at = ? WHERE `+liveResource+` AND id = ? AND version = ?`,
 			formatTime(at), conn.Tenant, conn.SSO, string(typ), id, prevVersion)
 		if err != nil {
@@ -326,7 +345,10 @@ func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.Resou
 			conn.Tenant, conn.SSO, id); err != nil {
 			return fmt.Errorf("delete memberships of %s %s/%s: %w", typ, conn, id, err)
 		}
-		return nil
+		if last == nil {
+			return nil
+		}
+		return recordDelete(ctx, tx, last, at)
 	})
 }
 
@@ -353,13 +375,23 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 		if err := checkMembers(ctx, tx, group.Conn, add); err != nil {
 			return err
 		}
+		added, removed, err := effectiveMemberChange(ctx, tx, group.Conn, group.ID, add, remove)
+		if err != nil {
+			return err
+		}
 		if err := replaceOwn(ctx, tx, group, prevVersion); err != nil {
 			return err
 		}
 		if err := addMembers(ctx, tx, group.Conn, group.ID, add); err != nil {
 			return err
 		}
-		return removeMembers(ctx, tx, group.Conn, group.ID, remove)
+		if err := removeMembers(ctx, tx, group.Conn, group.ID, remove); err != nil {
+			return err
+		}
+		if err := recordReplace(ctx, tx, group); err != nil {
+			return err
+		}
+		return recordMembers(ctx, tx, group, added, removed)
 	})
 }
 

@@ -97,6 +97,8 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		// userName, RFC 8266 for a group's displayName) instead of
 		// strings.ToLower; rekeyNames (Go, after this step) recomputes it.
 		`-- name_key recomputed by rekeyNames`,
+		// 4: the change feed (changes.go).
+		changesSchema,
 	}
 }
 

@@ -75,7 +75,11 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	// dashboard and the Lambda-level alarms see the admin API too.
 	recorder := metrics.NewRecorder("Admin", nil, metrics.NewEMF(logs, false)).WithTraceID(lambdaapi.TraceID)
 	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption()}, clientOptions...)
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
+	feedOpts, err := dynamostore.ChangeOptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", "Admin")
 	authorize := adminapi.Authorizer(IAMAuthorizer)
 	views := httpapi.New(httpapi.Config{
@@ -87,7 +91,7 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	})
 	return observed(adminapi.New(adminapi.Config{
 		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
-		DedicatedTenant: cfg.DedicatedTenant,
+		DedicatedTenant: cfg.DedicatedTenant, Feed: store,
 	}), recorder), nil
 }
 

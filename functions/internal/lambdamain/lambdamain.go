@@ -68,7 +68,11 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 		return nil, err
 	}
 	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption(), tracer.ClientOption()}, clientOptions...)
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
+	feedOpts, err := dynamostore.ChangeOptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	return tracer.Handler(httpapi.New(httpapi.Config{
 		// Per execution environment: see pkg/ratelimit for the effective bound.
 		Admit:           limiter.Admit,

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scimgate/scimgate/pkg/changes"
+)
+
+// The change-feed commands (docs/events.md):
+//
+//	scimgate events list --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
+//	scimgate events tail --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
+//	scimgate audit --tenant T --sso S [--resource ID] [--since TIME] [--json]
+
+// feedQuery is the selection every change-feed command takes.
+type feedQuery struct {
+	conn                          connFlags
+	store                         storeFlags
+	after, types, resource, since string
+	json                          bool
+}
+
+func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
+	q.conn.register(fs)
+	if !audit {
+		fs.StringVar(&q.after, "after", "", "start after the record with this id (a cursor, as the JSON's id)")
+		fs.StringVar(&q.types, "type", "", "only these record types, comma-separated; prefix* patterns allowed (group.members_*)")
+	}
+	fs.StringVar(&q.resource, "resource", "", "only the records of this resource id (its history)")
+	if audit {
+		fs.StringVar(&q.since, "since", "", "only changes from this time on: RFC 3339, or a duration back from now (24h, 7d)")
+	}
+	fs.BoolVar(&q.json, "json", false, "print one JSON record per line (JSON Lines), oldest first, instead of a table")
+	q.store.register(fs)
+}
+
+// query checks the flags and returns the store query, or a usage error.
+func (q *feedQuery) query(now time.Time) (changes.Query, error) {
+	conn, err := q.conn.conn()
+	if err != nil {
+		return changes.Query{}, err
+	}
+	out := changes.Query{Tenant: conn.Tenant, SSO: conn.SSO, After: q.after, ResourceID: q.resource, Limit: changes.MaxPage}
+	if q.after != "" && !changes.ValidID(q.after) {
+		return changes.Query{}, usageErrorf("--after %q is not a record id (26 characters, as events list prints them)", q.after)
+	}
+	if q.types != "" {
+		types, err := changes.ParseTypes(q.types)
+		if err != nil {
+			return changes.Query{}, usageErrorf("--type: %v", err)
+		}
+		out.Types = types
+	}
+	if q.since != "" {
+		since, err := parseSince(q.since, now)
+		if err != nil {
+			return changes.Query{}, usageErrorf("%v", err)
+		}
+		out.Since = since
+	}
+	return out, nil
+}
+
+// feedCommand builds a change-feed command around run.
+func feedCommand(name, synopsis, summary string, audit bool, run func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error) *command {
+	return &command{
+		name: name, synopsis: synopsis + " " + storeSynopsis, summary: summary,
+		define: func(fs *flag.FlagSet) runFunc {
+			var fq feedQuery
+			fq.register(fs, audit)
+			return func(ctx context.Context, out streams) (err error) {
+				q, err := fq.query(time.Now())
+				if err != nil {
+					return err
+				}
+				st, err := fq.store.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer st.close()
+				defer st.explain(&err)
+				feed, ok := st.resources.(changes.Feed)
+				if !ok {
+					return fmt.Errorf("the %s keeps no change feed", st.describe)
+				}
+				return run(ctx, feed, q, fq.json, out)
+			}
+		},
+	}
+}
+
+// tailPoll is how often `events tail` looks for new records.
+const tailPoll = time.Second
+
+func eventsCommands() []*command {
+	return []*command{
+		feedCommand("events list", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+			"List a connection's change records, oldest first (docs/events.md). --json prints JSON Lines, one record\n"+
+				"per line; --after starts after that record, so the last id printed is the cursor for the next call.",
+			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
+				return eventsList(ctx, feed, q, asJSON, out.stdout)
+			}),
+		feedCommand("events tail", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+			"Print a connection's change records as events list does, then follow new ones until interrupted.",
+			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
+				return eventsTail(ctx, feed, q, asJSON, out.stdout, tailPoll)
+			}),
+	}
+}
+
+func auditCommand() *command {
+	return feedCommand("audit", "--tenant T --sso S [--resource ID] [--since TIME] [--json]",
+		"Show who changed what and when: each change's time, actor (the token id or admin identity, never a\n"+
+			"token), request id, type, resource, version and changed attributes, from the change records.",
+		true, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
+			return auditList(ctx, feed, q, asJSON, out.stdout)
+		})
+}
+
+// parseSince reads an RFC 3339 time or a duration back from now (Go
+// durations plus d for days).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: use an RFC 3339 time (2026-11-01T00:00:00Z) or a duration back from now (24h, 7d)", s)
+}
+
+// printer writes records as JSON Lines or as an aligned table.
+type printer struct {
+	json   bool
+	audit  bool
+	out    io.Writer
+	tw     *tabwriter.Writer
+	header bool
+}
+
+func newPrinter(out io.Writer, asJSON, audit bool) *printer {
+	return &printer{json: asJSON, audit: audit, out: out, tw: tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)}
+}
+
+func (p *printer) print(recs []changes.Record) error {
+	if p.json {
+		enc := json.NewEncoder(p.out)
+		for i := range recs {
+			if err := enc.Encode(&recs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !p.header {
+		p.header = true
+		if p.audit {
+			fmt.Fprintln(p.tw, "TIME\tACTOR\tREQUEST\tTYPE\tRESOURCE\tVERSION\tCHANGED")
+		} else {
+			fmt.Fprintln(p.tw, "ID\tTIME\tTYPE\tRESOURCE\tVERSION\tCHANGED")
+		}
+	}
+	for _, r := range recs {
+		changed := strings.Join(r.Changed, ",")
+		if r.Type == changes.GroupMembersAdded || r.Type == changes.GroupMembersRemoved {
+			var m changes.MembersData
+			if json.Unmarshal(r.Data, &m) == nil {
+				changed = fmt.Sprintf("members (%d)", len(m.Members))
+			}
+		}
+		at := r.Time.UTC().Format("2006-01-02T15:04:05.000Z")
+		resource := r.ResourceType + " " + r.ResourceID
+		if p.audit {
+			fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", at, r.Actor, r.RequestID, r.Type, resource, r.Version, changed)
+		} else {
+			fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, at, r.Type, resource, r.Version, changed)
+		}
+	}
+	return p.tw.Flush()
+}
+
+// listAll prints every record q selects, oldest first, paging until the
+// feed is caught up; it returns the cursor reached.
+func listAll(ctx context.Context, feed changes.Feed, q changes.Query, p *printer) (string, error) {
+	for {
+		page, err := feed.ListChanges(ctx, q)
+		if err != nil {
+			return q.After, err
+		}
+		if err := p.print(page.Records); err != nil {
+			return q.After, err
+		}
+		if page.Next == "" || page.Next == q.After {
+			return q.After, nil
+		}
+		q.After = page.Next
+	}
+}
+
+// eventsList is `scimgate events list`.
+func eventsList(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, stdout io.Writer) error {
+	_, err := listAll(ctx, feed, q, newPrinter(stdout, asJSON, false))
+	return err
+}
+
+// eventsTail is `scimgate events tail`: list, then follow new records every
+// poll until ctx ends (Ctrl-C), which is a normal end.
+func eventsTail(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, stdout io.Writer, poll time.Duration) error {
+	p := newPrinter(stdout, asJSON, false)
+	for {
+		after, err := listAll(ctx, feed, q, p)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		q.After = after
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(poll):
+		}
+	}
+}
+
+// auditList is `scimgate audit`: who changed what, when, in which request.
+func auditList(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, stdout io.Writer) error {
+	_, err := listAll(ctx, feed, q, newPrinter(stdout, asJSON, true))
+	return err
+}

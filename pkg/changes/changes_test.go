@@ -1,0 +1,184 @@
+package changes_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/changes/changestest"
+)
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+func TestIDsSortInTimeOrderAndIncreaseWithinAMillisecond(t *testing.T) {
+	gen := changes.NewIDGenerator(rand.New(rand.NewSource(1)))
+	var ids []string
+	for i := 0; i < 1000; i++ {
+		ids = append(ids, gen(t0.Add(time.Duration(i/100)*time.Millisecond)))
+	}
+	// A clock that steps back keeps the order.
+	ids = append(ids, gen(t0.Add(-time.Hour)))
+	if !slices.IsSorted(ids) {
+		t.Fatal("ids are not increasing")
+	}
+	if len(slices.Compact(slices.Clone(ids))) != len(ids) {
+		t.Fatal("duplicate ids")
+	}
+	got, ok := changes.IDTime(ids[0])
+	if !ok || !got.Equal(t0) {
+		t.Errorf("IDTime = %v, %v; want %v", got, ok, t0)
+	}
+	for _, bad := range []string{"", "x", strings.Repeat("U", 26), ids[0] + "0"} {
+		if changes.ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}
+
+func TestSchemaListsEveryType(t *testing.T) {
+	b, err := os.ReadFile("../../" + changestest.SchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Properties struct {
+			Type struct {
+				Enum []changes.Type `json:"enum"`
+			} `json:"type"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(doc.Properties.Type.Enum, changes.AllTypes) {
+		t.Errorf("schema enum %v, AllTypes %v", doc.Properties.Type.Enum, changes.AllTypes)
+	}
+	docs, err := os.ReadFile("../../docs/events.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range changes.AllTypes {
+		if !bytes.Contains(docs, []byte("`"+string(typ)+"`")) {
+			t.Errorf("docs/events.md does not document %s", typ)
+		}
+	}
+}
+
+func sample(typ changes.Type) changes.Record {
+	r := changes.Record{
+		ID: changes.NewIDGenerator(nil)(t0), Type: typ, Tenant: "acme", SSO: "okta",
+		ResourceType: "User", ResourceID: "2819c223-7f76-453a-919d-413861904646", Version: 2, Time: t0,
+		RequestID: "req-1", Actor: changes.TokenActor("tok1"), Changed: []string{"active"},
+		Data: json.RawMessage(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223-7f76-453a-919d-413861904646","userName":"ada","active":false,"meta":{"resourceType":"User","version":"W/\"2\""}}`),
+	}
+	switch {
+	case strings.HasPrefix(string(typ), "group.members"):
+		r.ResourceType, r.Changed, r.Data = "Group", []string{"members"}, json.RawMessage(`{"members":["u1","u2"]}`)
+	case strings.HasPrefix(string(typ), "token."):
+		r.ResourceType, r.ResourceID, r.Version, r.Actor, r.Data = "Token", "tok1", 0, changes.AdminActor("cli"), json.RawMessage(`{"id":"tok1"}`)
+	}
+	return r
+}
+
+func TestSchemaAcceptsRecordsAndRefusesBrokenOnes(t *testing.T) {
+	for _, typ := range []changes.Type{changes.UserDeactivated, changes.GroupMembersAdded, changes.TokenRevoked} {
+		changestest.Validate(t, sample(typ))
+	}
+	tests := []struct {
+		name   string
+		break_ func(r *changes.Record)
+	}{
+		{"unknown type", func(r *changes.Record) { r.Type = "user.exploded" }},
+		{"id not a ULID", func(r *changes.Record) { r.ID = "1" }},
+		{"no data", func(r *changes.Record) { r.Data = nil }},
+		{"password in data", func(r *changes.Record) {
+			r.Data = json.RawMessage(`{"schemas":["x"],"id":"i","meta":{"resourceType":"User","version":"1"},"password":"p"}`)
+		}},
+		{"user record on a group", func(r *changes.Record) { r.ResourceType = "Group" }},
+		{"actor without kind", func(r *changes.Record) { r.Actor = "tok1" }},
+	}
+	for _, tt := range tests {
+		r := sample(changes.UserDeactivated)
+		tt.break_(&r)
+		b, _ := json.Marshal(r)
+		if err := changestest.ValidateJSON(b); err == nil {
+			t.Errorf("%s: the schema accepts %s", tt.name, b)
+		}
+	}
+	big := sample(changes.GroupMembersAdded)
+	ids := make([]string, changes.Chunk+1)
+	for i := range ids {
+		ids[i] = strings.Repeat("a", i+1)
+	}
+	big.Data, _ = json.Marshal(changes.MembersData{Members: ids})
+	b, _ := json.Marshal(big)
+	if changestest.ValidateJSON(b) == nil {
+		t.Error("the schema accepts a membership record over one chunk")
+	}
+	tok := sample(changes.TokenCreated)
+	tok.Data = json.RawMessage(`{"id":"tok1","secret":"scimgate_x"}`)
+	b, _ = json.Marshal(tok)
+	if changestest.ValidateJSON(b) == nil {
+		t.Error("the schema accepts a token record carrying its secret")
+	}
+}
+
+func TestRecordJSONHasEveryFixedKey(t *testing.T) {
+	r := sample(changes.UserCreated)
+	r.Changed, r.ExternalID = nil, ""
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "type", "tenant", "sso", "resource_type", "resource_id", "external_id", "version", "time", "request_id", "actor", "changed", "data"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("key %q missing from %s", k, b)
+		}
+	}
+	if m["time"] != "2026-11-02T09:00:00Z" {
+		t.Errorf("time = %v", m["time"])
+	}
+	var back changes.Record
+	if err := json.Unmarshal(b, &back); err != nil || back.ID != r.ID || !back.Time.Equal(r.Time) {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
+
+func TestParseTypes(t *testing.T) {
+	got, err := changes.ParseTypes("group.members_*, user.deactivated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []changes.Type{changes.GroupMembersAdded, changes.GroupMembersRemoved, changes.UserDeactivated}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"user.exploded", "widget.*"} {
+		if _, err := changes.ParseTypes(bad); err == nil {
+			t.Errorf("ParseTypes(%q) accepted", bad)
+		}
+	}
+}
+
+func TestChangedAttributes(t *testing.T) {
+	before := map[string]any{"userName": "ada", "active": true, "title": "Eng", "name": map[string]any{"givenName": "Ada"}}
+	after := map[string]any{"userName": "ada", "active": false, "name": map[string]any{"givenName": "Augusta"}, "nickName": "A"}
+	got := changes.ChangedAttributes(before, after)
+	want := []string{"active", "name", "nickName", "title"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := changes.ChangedAttributes(after, after); len(got) != 0 {
+		t.Errorf("no change reported %v", got)
+	}
+}

@@ -1,0 +1,186 @@
+// Package changes is the change feed's domain: the record every successful
+// mutation writes in the same atomic step as the change itself, its types,
+// its ids, and the interfaces the stores implement for reading the feed.
+// It imports nothing of scimgate, so the protocol (pkg/scim), the admin
+// operations and every adapter can share it; docs/events.md is its contract
+// and docs/change-record.schema.json its JSON Schema.
+package changes
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Type names what happened. The names follow the Standard Webhooks
+// recommendation of full-stop delimited identifiers ("user.created").
+type Type string
+
+// Every record type, in one place (docs/events.md lists them too).
+const (
+	UserCreated     Type = "user.created"
+	UserUpdated     Type = "user.updated"
+	UserDeactivated Type = "user.deactivated" // active became false (Okta's and Entra's unassignment)
+	UserReactivated Type = "user.reactivated" // active became true again, by PATCH, PUT or a re-POST
+	UserDeleted     Type = "user.deleted"
+
+	GroupCreated        Type = "group.created"
+	GroupUpdated        Type = "group.updated" // displayName, externalId or other own attributes
+	GroupDeleted        Type = "group.deleted"
+	GroupMembersAdded   Type = "group.members_added"
+	GroupMembersRemoved Type = "group.members_removed"
+
+	ConnectionCreated  Type = "connection.created"
+	ConnectionDisabled Type = "connection.disabled"
+	ConnectionEnabled  Type = "connection.enabled"
+	ConnectionDeleted  Type = "connection.deleted"
+
+	TokenCreated Type = "token.created"
+	TokenRotated Type = "token.rotated"
+	TokenRevoked Type = "token.revoked"
+	TokenDeleted Type = "token.deleted"
+)
+
+// AllTypes lists every Type; the JSON Schema's enum must equal it (tested).
+var AllTypes = []Type{
+	UserCreated, UserUpdated, UserDeactivated, UserReactivated, UserDeleted,
+	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved,
+	ConnectionCreated, ConnectionDisabled, ConnectionEnabled, ConnectionDeleted,
+	TokenCreated, TokenRotated, TokenRevoked, TokenDeleted,
+}
+
+// Valid reports whether t is one of AllTypes.
+func (t Type) Valid() bool { return slices.Contains(AllTypes, t) }
+
+// ParseTypes reads a comma-separated list of types or type prefixes
+// ("user.deactivated,group.members_*" or "group.*"); it is what --type and
+// ?type= accept. An unknown name is an error naming it.
+func ParseTypes(s string) ([]Type, error) {
+	var out []Type
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if prefix, ok := strings.CutSuffix(part, "*"); ok {
+			n := 0
+			for _, t := range AllTypes {
+				if strings.HasPrefix(string(t), prefix) {
+					out = append(out, t)
+					n++
+				}
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("event type pattern %q matches no type; types are %s", part, typeList())
+			}
+			continue
+		}
+		if !Type(part).Valid() {
+			return nil, fmt.Errorf("unknown event type %q; types are %s", part, typeList())
+		}
+		out = append(out, Type(part))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func typeList() string {
+	names := make([]string, len(AllTypes))
+	for i, t := range AllTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Resource types of records beyond SCIM's User and Group.
+const (
+	ConnectionResource = "Connection"
+	TokenResource      = "Token"
+)
+
+// Record is one change. Its JSON form (the keys below, all always present)
+// is the fixed interface of `scimgate events list --json`, the admin API,
+// the webhook body and the EventBridge detail.
+type Record struct {
+	// ID is unique and time-ordered (a ULID): sorting ids sorts records by
+	// the time they were written. It is the idempotency key consumers
+	// dedupe on, the webhook-id header and the feed's cursor.
+	ID     string `json:"id"`
+	Type   Type   `json:"type"`
+	Tenant string `json:"tenant"`
+	SSO    string `json:"sso"`
+	// ResourceType is "User", "Group", "Connection" or "Token".
+	ResourceType string `json:"resource_type"`
+	// ResourceID is the SCIM id, the connection's "tenant/sso", or the token id.
+	ResourceID string `json:"resource_id"`
+	// ExternalID is the IdP's externalId of the resource; "" when it has none.
+	ExternalID string `json:"external_id"`
+	// Version is the resource's meta.version after the change; per resource,
+	// records are ordered by it. 0 for connection and token records.
+	Version int64     `json:"version"`
+	Time    time.Time `json:"time"`
+	// RequestID is the X-Request-Id of the SCIM (or admin) request that made the change.
+	RequestID string `json:"request_id"`
+	// Actor is who made the change: "token:<token id>" for a SCIM request,
+	// "admin:<identity>" for an admin operation. Never a secret.
+	Actor string `json:"actor"`
+	// Changed names the attributes the change set or removed (canonical SCIM
+	// names, top level: "active", "name", "members"), sorted.
+	Changed []string `json:"changed"`
+	// Data is the resource's SCIM representation after the change (without
+	// members and groups, which membership records carry) for user and group
+	// records; {"members":[ids]} for membership records; the admin view for
+	// connection and token records.
+	Data json.RawMessage `json:"data"`
+}
+
+// MembersData is the Data of group.members_added and group.members_removed.
+type MembersData struct {
+	Members []string `json:"members"`
+}
+
+// Chunk bounds the member ids one membership record carries, so that a
+// record never nears DynamoDB's 400 KB item limit (100 UUIDs are 4 KB) and
+// each chunk of a large membership change goes in the transaction that
+// applies it.
+const Chunk = 100
+
+// Actor forms.
+func TokenActor(tokenID string) string  { return "token:" + tokenID }
+func AdminActor(identity string) string { return "admin:" + identity }
+
+// Validate checks what a store relies on before writing a record.
+func (r *Record) Validate() error {
+	switch {
+	case r.ID == "":
+		return fmt.Errorf("change record without id")
+	case !r.Type.Valid():
+		return fmt.Errorf("change record %s: unknown type %q", r.ID, r.Type)
+	case r.Tenant == "" || r.SSO == "":
+		return fmt.Errorf("change record %s: no connection", r.ID)
+	case r.ResourceID == "":
+		return fmt.Errorf("change record %s: no resource id", r.ID)
+	case r.Time.IsZero():
+		return fmt.Errorf("change record %s: no time", r.ID)
+	case len(r.Data) == 0 || !json.Valid(r.Data):
+		return fmt.Errorf("change record %s: data is not JSON", r.ID)
+	}
+	return nil
+}
+
+// MarshalJSON keeps the fixed keys present even when empty: changed is
+// always an array, time is RFC 3339 UTC in milliseconds as meta shows it.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	p := plain(r)
+	if p.Changed == nil {
+		p.Changed = []string{}
+	}
+	if len(p.Data) == 0 {
+		p.Data = json.RawMessage("null")
+	}
+	p.Time = p.Time.UTC().Truncate(time.Millisecond)
+	return json.Marshal(p)
+}
