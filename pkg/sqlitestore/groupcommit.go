@@ -43,6 +43,8 @@ type groupCommitter struct {
 	mu     sync.Mutex
 	queue  []*writeRequest
 	active bool // a leader is applying a batch, or the lead is being handed on
+	// oneTransactionPerWrite turns group commit off (the benchmark's baseline).
+	oneTransactionPerWrite bool
 }
 
 // write runs fn in a write transaction, possibly shared with other requests
@@ -50,6 +52,9 @@ type groupCommitter struct {
 // returns only once the outcome is final: committed to disk, or nothing of fn
 // applied.
 func (g *groupCommitter) write(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	if g.oneTransactionPerWrite {
+		return writeAlone(ctx, db, fn)
+	}
 	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
