@@ -21,7 +21,7 @@ import (
 // billed by the size of the items touched, and the benchmark shows them
 // unchanged from the smallest to the largest point measured.
 //
-//	go test ./pkg/dynamostore -run '^$' -bench Scale -benchtime 1x
+//	go test ./pkg/dynamostore -run '^$' -bench Scale
 func BenchmarkScale(b *testing.B) {
 	srv := moto.Server(b)
 	plain := srv.Client(b)

@@ -31,7 +31,8 @@ import (
 // and one PATCH adding the (already provisioned) 100 members as a value
 // list. OktaUserLifecycle and OktaGroupPatch50 are the steps of the Okta
 // replay that the local throughput test sends (per user: lookup, create,
-// get, replace, deactivate; a 50-member PATCH per group).
+// get, replace, deactivate; per 50 users a group created, CreateGroup, and
+// given 50 members in one PATCH).
 //
 //	go test -run '^$' -bench ProvisioningSequences -benchtime 1x ./pkg/httpapi
 func BenchmarkProvisioningSequences(b *testing.B) {
@@ -121,6 +122,10 @@ func BenchmarkProvisioningSequences(b *testing.B) {
 			// Okta sends the whole profile, here with a changed family name.
 			do(b, "PUT", "/Users/"+id, strings.Replace(userBody(seq, true), "Lovelace", "King", 1), 200)
 			do(b, "PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, 200)
+		}},
+		{"CreateGroup", func(b *testing.B) {
+			seq++
+			do(b, "POST", "/Groups", fmt.Sprintf(`{"displayName":"Created %06d","members":[]}`, seq), 201)
 		}},
 		{"OktaGroupPatch50", nil},
 	}

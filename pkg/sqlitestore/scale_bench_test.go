@@ -17,7 +17,7 @@ import (
 // curve is about the work that grows with the data, and a disk shared with
 // other processes would add fsync noise of its own to every write point.
 //
-//	go test ./pkg/sqlitestore -run '^$' -bench Scale -benchtime 1x
+//	go test ./pkg/sqlitestore -run '^$' -bench Scale
 func BenchmarkScale(b *testing.B) {
 	dir := os.Getenv("SCIMGATE_BENCH_DIR")
 	if dir == "" {
@@ -42,8 +42,8 @@ func BenchmarkScale(b *testing.B) {
 		Users:           storetest.ScaleSizes("SCIMGATE_SCALE_USERS", 1_000, 10_000, 100_000),
 		Groups:          storetest.ScaleSizes("SCIMGATE_SCALE_GROUPS", 1, 1_000, 10_000, 50_000),
 		DeepOffset:      slices.Max(storetest.ScaleSizes("SCIMGATE_SCALE_USERS", 100_000)) - 100,
-		Rounds:          7,
-		OpsPerRound:     200,
+		Rounds:          15,
+		OpsPerRound:     100,
 		ListOpsPerRound: 5,
 		SeedConcurrency: 16,
 	})
