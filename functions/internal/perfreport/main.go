@@ -179,7 +179,7 @@ func run() error {
 		return err
 	}
 	if err := step("coldstart", func() error {
-		cs, err := measureColdStart(ctx, root, work, 7)
+		cs, err := measureColdStart(ctx, root, work, 15)
 		r.ColdStart = cs
 		return err
 	}); err != nil {

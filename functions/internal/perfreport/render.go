@@ -334,12 +334,12 @@ func yesNo(ok bool) string {
 
 func phaseName(p string) string {
 	switch p {
-	case "load-aws-config":
-		return "`config.LoadDefaultConfig` (first call in the process)"
-	case "new-dynamodb-client":
-		return "`dynamodb.NewFromConfig` (first call)"
-	case "lambdamain-new-again":
-		return "the rest of `lambdamain.New` (service, handler, logger; measured as a second whole `New` with the SDK warm)"
+	case "lambdamain-new-first":
+		return "first `lambdamain.New`: AWS configuration from the environment, DynamoDB client, service, handler"
+	case "lambdamain-new-warm":
+		return "a second `lambdamain.New` in the same process"
+	case "sdk-load-default-config":
+		return "for comparison: the SDK's `config.LoadDefaultConfig`, which the functions no longer call"
 	}
 	return p
 }

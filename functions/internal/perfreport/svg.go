@@ -55,14 +55,14 @@ func renderSVG(r *results) string {
 			lx1 = lx0 + 1
 		}
 		px := func(x float64) float64 { return float64(x0) + (math.Log10(x)-lx0)/(lx1-lx0)*pw }
-		py := func(y float64) float64 { return top + ph - (y-0.5)/(yMax-0.5)*ph }
+		py := func(y float64) float64 { return top + ph - y/yMax*ph }
 		fmt.Fprintf(&b, `<text x="%d" y="48" font-size="13" text-anchor="middle">%s</text>`+"\n", x0+pw/2, html.EscapeString(p.title))
 		// target band and axes
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#2ca02c" fill-opacity="0.12"/>`+"\n", x0, py(1.1), pw, py(1.0)-py(1.1))
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#888" stroke-dasharray="4 3"/>`+"\n", x0, py(1), x0+pw, py(1))
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`+"\n",
 			x0, top, x0, top+ph, x0, top+ph, x0+pw, top+ph)
-		for y := 0.5; y <= yMax+1e-9; y += 0.5 {
+		for y := 0.0; y <= yMax+1e-9; y += 0.5 {
 			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%.1f×</text>`+"\n", x0-6, py(y)+4, y)
 		}
 		for e := math.Floor(lx0); e <= math.Ceil(lx1); e++ {

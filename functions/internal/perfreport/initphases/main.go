@@ -1,8 +1,9 @@
-// Command initphases times, in a fresh process, the steps of a scimgate
-// function's init after package initialisation: loading the AWS
-// configuration, constructing the DynamoDB client, and building the whole
-// handler as lambdamain.New does. It prints one "phase milliseconds" line per
-// step.
+// Command initphases times, in a fresh process, what a scimgate function
+// does in its init after package initialisation: the first lambdamain.New
+// (AWS configuration from the environment, the DynamoDB client, the service
+// and handler), a second one (the same with everything warm), and, for
+// comparison, the SDK's config.LoadDefaultConfig, which the functions no
+// longer call. It prints one "phase milliseconds" line per step.
 package main
 
 import (
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/scimgate/scimgate/functions/internal/lambdamain"
 	"github.com/scimgate/scimgate/pkg/httpapi"
@@ -21,22 +21,23 @@ import (
 
 func main() {
 	ctx := context.Background()
-	start := time.Now()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }
+	step := func(name string, f func() error) {
+		start := time.Now()
+		if err := f(); err != nil {
+			fmt.Fprintln(os.Stderr, name+":", err)
+			os.Exit(1)
+		}
+		fmt.Println(name, ms(time.Since(start)))
 	}
-	loaded := time.Now()
-	dynamodb.NewFromConfig(cfg)
-	client := time.Now()
-	if _, err := lambdamain.New(ctx, httpapi.UsersResource, os.Getenv, io.Discard); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	newHandler := func() error {
+		_, err := lambdamain.New(ctx, httpapi.UsersResource, os.Getenv, io.Discard)
+		return err
 	}
-	whole := time.Now()
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	fmt.Printf("load-aws-config %.3f\n", ms(loaded.Sub(start)))
-	fmt.Printf("new-dynamodb-client %.3f\n", ms(client.Sub(loaded)))
-	fmt.Printf("lambdamain-new-again %.3f\n", ms(whole.Sub(client)))
+	step("lambdamain-new-first", newHandler)
+	step("lambdamain-new-warm", newHandler)
+	step("sdk-load-default-config", func() error {
+		_, err := config.LoadDefaultConfig(ctx)
+		return err
+	})
 }
