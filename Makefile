@@ -1,6 +1,6 @@
 # scimgate: build, test, run locally, invoke a Lambda function locally, deploy with AWS SAM.
 #
-#   make run                                   serve SCIM locally on the embedded store
+#   make run [ARGS="--admin-token-file F"]     build bin/scimgate and serve SCIM locally on the embedded store
 #   make test                                  vet, template lint, every test, brief fuzzing
 #   make build                                 the Lambda functions for AWS (linux/arm64) into bin/<name>/bootstrap
 #   make invoke FUNCTION=UsersFunction EVENT=events/07-users-create.json
@@ -46,8 +46,12 @@ build:
 		wc -c <bin/$$f/bootstrap | awk -v f=$$f -v a=$(LAMBDA_GOARCH) '{ printf "%-10s bin/%s/bootstrap  %d bytes (%.1f MiB, linux/%s)\n", f, f, $$1, $$1/1048576, a }'; \
 	done
 
+# Builds the CLI first, saying so: the first build on a fresh machine compiles the AWS SDK and the SQLite driver
+# and takes minutes (README, Quick start). The banner's commands then name bin/scimgate, which works as printed.
 run:
-	$(GO) run ./cmd/scimgate serve
+	@echo "make run: building bin/scimgate (the first build on a fresh machine takes a minute or more; later ones seconds)..."
+	@$(GO) build -o bin/scimgate ./cmd/scimgate
+	bin/scimgate serve $(ARGS)
 
 tools: $(RIE)
 

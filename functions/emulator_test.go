@@ -96,6 +96,21 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		return resp
 	})
 
+	// Functions without routes run on a schedule: invoke each with EventBridge's scheduled event.
+	for _, fn := range tpl.Functions() {
+		if len(fn.Routes) > 0 {
+			continue
+		}
+		payload, err := emulators[fn.LogicalID].Invoke(ctx, []byte(`{"version":"0","id":"e","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))
+		if err != nil || !strings.Contains(string(payload), `"complete":true`) {
+			t.Errorf("%s: scheduled invocation: %v, %s\n--- emulator output:\n%s", fn.LogicalID, err, payload, emulators[fn.LogicalID].Logs())
+		}
+		// The emulator relays the function's output after the response: wait for the run's EMF line.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(emulators[fn.LogicalID].Logs(), `"CloudWatchMetrics"`) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
 	for _, fn := range tpl.Functions() {
 		emu := emulators[fn.LogicalID]
 		initPhase, reportLine, ok := emu.InitDuration()
@@ -103,8 +118,12 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			t.Errorf("%s was never invoked: no event of events/ reaches it", fn.LogicalID)
 			continue
 		}
+		// Every function writes EMF metrics to its log.
+		if !strings.Contains(emu.Logs(), `"CloudWatchMetrics"`) {
+			t.Errorf("%s: no EMF metrics line in its output:\n%s", fn.LogicalID, emu.Logs())
+		}
 		// Every request is one JSON log line carrying the Lambda request id.
-		if !strings.Contains(emu.Logs(), `"msg":"request"`) || !strings.Contains(emu.Logs(), `"aws_request_id":"`) {
+		if len(fn.Routes) > 0 && (!strings.Contains(emu.Logs(), `"msg":"request"`) || !strings.Contains(emu.Logs(), `"aws_request_id":"`)) {
 			t.Errorf("%s: no JSON request log line with aws_request_id in its output:\n%s", fn.LogicalID, emu.Logs())
 		}
 		info, err := os.Stat(bootstraps[fn.LogicalID])
@@ -165,7 +184,13 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if payload, err := emu.Invoke(ctx, evs[0].Raw); err == nil {
 			t.Fatalf("a function without SCIMGATE_DYNAMODB_TABLE answered %s", payload)
 		}
-		if want := "SCIMGATE_DYNAMODB_TABLE is not set"; !strings.Contains(emu.Logs(), want) {
+		// The emulator answers the failed invoke before it has necessarily
+		// copied all of the process's stderr, so wait (boundedly) for the line.
+		want := "SCIMGATE_DYNAMODB_TABLE is not set"
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(emu.Logs(), want) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(emu.Logs(), want) {
 			t.Errorf("the function's output does not say %q:\n%s", want, emu.Logs())
 		}
 	})

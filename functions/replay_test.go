@@ -94,6 +94,28 @@ func expectations() map[string]expectation {
 		"users-lookup-trailing-slash": {status: 200, body: map[string]any{"/schemas/0": listResponse, "/totalResults": 0}},
 		// /users reaches the catch-all: a 404 that names the right spelling.
 		"users-lowercase": {status: 404, body: map[string]any{"/schemas/0": errorSchema, "/status": "404"}},
+
+		// The admin API (AdminFunction), called by the platform's backend with SigV4 through the IAM authorizer.
+		"admin-connections-list": {status: 200, body: map[string]any{"/connections/0/tenant": "demo", "/connections/0/state": "active"}},
+		"admin-connection-create": {status: 201, capture: map[string]string{"tokenId": "/token_id"}, body: map[string]any{
+			"/tenant": "acme", "/sso": "okta", "/state": "active", "/name": "Acme Okta",
+			"/base_url": "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/scim/v2/acme/okta",
+		}},
+		"admin-connection-exists":  {status: 409, body: map[string]any{"/code": "already_exists"}},
+		"admin-connection-get":     {status: 200, body: map[string]any{"/tenant": "demo", "/sso": "okta", "/users": 0, "/groups": 0}},
+		"admin-tokens-list":        {status: 200, body: map[string]any{"/tokens/0/id": "{{tokenId}}", "/tokens/0/revoked": nil}},
+		"admin-token-create":       {status: 201, body: map[string]any{"/description": "Okta production"}},
+		"admin-token-rotate":       {status: 201, body: map[string]any{"/old_id": "{{tokenId}}"}},
+		"admin-token-revoke":       {status: 200, body: map[string]any{"/id": "{{tokenId}}"}},
+		"admin-connection-disable": {status: 200, body: map[string]any{"/state": "disabled"}},
+		"admin-connection-enable":  {status: 200, body: map[string]any{"/state": "active"}},
+		"admin-users-view":         {status: 200, body: map[string]any{"/schemas/0": listResponse, "/totalResults": 0}},
+		"admin-groups-view":        {status: 200, body: map[string]any{"/schemas/0": listResponse, "/totalResults": 0}},
+		"admin-user-view-absent":   {status: 404, body: map[string]any{"/schemas/0": errorSchema, "/status": "404"}},
+		"admin-connection-delete":  {status: 204},
+		"admin-unmatched-path":     {status: 404, body: map[string]any{"/code": "not_found"}},
+		// An event without an IAM identity (a route that lost its authorizer) is refused by the function itself.
+		"admin-without-iam-identity": {status: 401, body: map[string]any{"/code": "unauthorized"}},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
+	"github.com/scimgate/scimgate/pkg/adminapi"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 )
@@ -34,8 +35,13 @@ func loadTemplate(t *testing.T) *samtemplate.Template {
 	return tpl
 }
 
+// adminResource stands for the admin API in the maps of function to
+// resource: functions/admin/main.go calls lambdamain.RunAdmin().
+const adminResource httpapi.Resource = "Admin"
+
 // functionResource reads which httpapi resource functions/<dir>/main.go
-// serves: the httpapi.<Name>Resource argument of its lambdamain.Run call.
+// serves: the httpapi.<Name>Resource argument of its lambdamain.Run call,
+// or adminResource for a lambdamain.RunAdmin() call.
 func functionResource(t *testing.T, dir string) httpapi.Resource {
 	t.Helper()
 	byName := map[string]httpapi.Resource{
@@ -58,6 +64,10 @@ func functionResource(t *testing.T, dir string) httpapi.Resource {
 		if !ok {
 			return true
 		}
+		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "RunAdmin" && len(call.Args) == 0 {
+			found = append(found, adminResource)
+			return true
+		}
 		if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Run" || len(call.Args) != 1 {
 			return true
 		}
@@ -69,7 +79,7 @@ func functionResource(t *testing.T, dir string) httpapi.Resource {
 		return true
 	})
 	if len(found) != 1 {
-		t.Fatalf("%s: want exactly one lambdamain.Run(httpapi.<Name>Resource) call, found %d", file, len(found))
+		t.Fatalf("%s: want exactly one lambdamain.Run(httpapi.<Name>Resource) or lambdamain.RunAdmin() call, found %d", file, len(found))
 	}
 	return found[0]
 }
@@ -79,6 +89,9 @@ func functionResources(t *testing.T, tpl *samtemplate.Template) map[string]httpa
 	t.Helper()
 	out := map[string]httpapi.Resource{}
 	for _, fn := range tpl.Functions() {
+		if len(fn.Routes) == 0 {
+			continue // a scheduled function, not an HTTP resource
+		}
 		dir, err := samtemplate.FunctionDir(fn.LogicalID)
 		if err != nil {
 			t.Fatal(err)
@@ -112,6 +125,29 @@ func TestTemplateRoutesEveryHandlerRoute(t *testing.T) {
 			t.Errorf("%s %s (%s): API Gateway route %q invokes %s, which serves %s",
 				rt.Method, rt.Pattern, rt.Resource, got.Key(), got.Function, served[got.Function])
 		}
+		if got.Authorizer != "" {
+			t.Errorf("%s %s: route %q has the %s authorizer; SCIM routes are authenticated by bearer token in the handler", rt.Method, rt.Pattern, got.Key(), got.Authorizer)
+		}
+	}
+	// Every admin route reaches the admin function, behind the IAM authorizer.
+	for _, rt := range adminapi.Routes() {
+		path := strings.NewReplacer("{tenant}", "acme", "{sso}", "okta", "{id}", "tok123").Replace(rt.Pattern)
+		got, ok := samtemplate.Match(routes, rt.Method, path)
+		if !ok {
+			t.Errorf("admin %s %s: no API Gateway route matches %s", rt.Method, rt.Pattern, path)
+			continue
+		}
+		if served[got.Function] != adminResource {
+			t.Errorf("admin %s %s: API Gateway route %q invokes %s, not the admin function", rt.Method, rt.Pattern, got.Key(), got.Function)
+		}
+		if got.Authorizer != "AWS_IAM" {
+			t.Errorf("admin %s %s: route %q has authorizer %q, want AWS_IAM", rt.Method, rt.Pattern, got.Key(), got.Authorizer)
+		}
+	}
+	// The IAM authorizer needs EnableIamAuthorizer on the API.
+	api, _ := tpl.Resources["ScimApi"]["Properties"].(map[string]any)
+	if apiAuth, _ := api["Auth"].(map[string]any); apiAuth["EnableIamAuthorizer"] != true || apiAuth["DefaultAuthorizer"] != nil {
+		t.Errorf("ScimApi Auth = %v; want EnableIamAuthorizer: true and no default authorizer", api["Auth"])
 	}
 }
 
@@ -127,6 +163,11 @@ func TestTemplateHasNoOtherRoutes(t *testing.T) {
 		patterns[httpapi.BasePath+rt.Pattern] = rt.Resource
 	}
 	catchAll := httpapi.BasePath + "/{proxy+}"
+	adminCatchAll := adminapi.Prefix + "/{proxy+}"
+	for _, rt := range adminapi.Routes() {
+		patterns[rt.Pattern] = adminResource
+	}
+	patterns[adminCatchAll] = adminResource
 	seen := map[string]bool{}
 	for _, r := range tpl.Routes() {
 		if seen[r.Key()] {
@@ -152,6 +193,9 @@ func TestTemplateHasNoOtherRoutes(t *testing.T) {
 		case served[r.Function] != res:
 			t.Errorf("route %q goes to %s, which serves %s; the path belongs to %s", r.Key(), r.Function, served[r.Function], res)
 		}
+	}
+	if !seen["ANY "+adminCatchAll] {
+		t.Errorf("no catch-all route ANY %s: unknown admin paths would get API Gateway's own 404", adminCatchAll)
 	}
 	if !seen["ANY "+catchAll] {
 		t.Errorf("no catch-all route ANY %s: unmatched paths would get API Gateway's own 404 instead of a SCIM error", catchAll)
@@ -197,7 +241,7 @@ func TestTemplateFunctionsAreBuildable(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %v", fn.LogicalID, k, got, v)
 			}
 		}
-		if timeout, _ := tpl.Setting(fn, "Timeout"); !isIntBelow(timeout, 30) {
+		if timeout, _ := tpl.Setting(fn, "Timeout"); len(fn.Routes) > 0 && !isIntBelow(timeout, 30) {
 			t.Errorf("%s: Timeout = %v, want under API Gateway's 30 s integration limit", fn.LogicalID, timeout)
 		}
 		logging := mergedSetting(tpl, fn, "LoggingConfig")

@@ -33,11 +33,19 @@ var (
 	servingLine = regexp.MustCompile(`serving SCIM on http://(\S+?)/scim/v2`)
 )
 
-// startServe runs `scimgate serve` on a free port and returns what it printed
-// up to the "serving" line, and its address.
-func startServe(t *testing.T, bin, data string) (banner, addr string) {
+// server is a running `scimgate serve`.
+type server struct {
+	cmd    *exec.Cmd
+	banner string // what it printed up to the "serving" line
+	addr   string
+	done   chan error // receives Wait's result when it exits
+}
+
+// startServe runs `scimgate serve` on a free port with extra flags and
+// returns once it is serving.
+func startServe(t *testing.T, bin, data string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +54,7 @@ func startServe(t *testing.T, bin, data string) (banner, addr string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
+	s := &server{cmd: cmd, done: make(chan error, 1)}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -57,7 +62,16 @@ func startServe(t *testing.T, bin, data string) (banner, addr string) {
 			lines <- sc.Text()
 		}
 		close(lines)
+		s.done <- cmd.Wait()
 	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
 	var b strings.Builder
 	deadline := time.After(30 * time.Second)
 	for {
@@ -72,7 +86,8 @@ func startServe(t *testing.T, bin, data string) (banner, addr string) {
 					for range lines {
 					}
 				}()
-				return b.String(), m[1]
+				s.banner, s.addr = b.String(), m[1]
+				return s
 			}
 		case <-deadline:
 			t.Fatalf("serve did not start; it printed:\n%s", b.String())
@@ -97,7 +112,8 @@ func get(t *testing.T, url, token string) int {
 func TestServeAndTokenCreate(t *testing.T) {
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "nested", "dir", "scimgate.db")
-	banner, addr := startServe(t, bin, data)
+	srv := startServe(t, bin, data)
+	banner, addr := srv.banner, srv.addr
 	base := baseURLLine.FindStringSubmatch(banner)
 	token := tokenLine.FindStringSubmatch(banner)
 	if base == nil || token == nil {
@@ -145,7 +161,7 @@ func TestSecondStartPrintsNoDemoToken(t *testing.T) {
 	if out, err := exec.Command(bin, "token", "create", "--tenant", "acme", "--sso", "okta", "--data", data).Output(); err != nil || len(out) == 0 {
 		t.Fatalf("token create on a new store: %v", err)
 	}
-	banner, _ := startServe(t, bin, data)
+	banner := startServe(t, bin, data).banner
 	if tokenLine.MatchString(banner) {
 		t.Fatalf("a store that has a connection got a demo token:\n%s", banner)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -20,6 +21,10 @@ func BenchmarkStoreCalls(b *testing.B) {
 	named := e.mustCreate(b, e.resource(scim.UserResource, "named@example.com", "00u-named"))
 	group := e.mustCreate(b, e.resource(scim.GroupResource, "Engineering", ""))
 	created := 0
+	secret, err := auth.Issue(ctx, e.store, e.conn, e.now)
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	benchmarks := []struct {
 		name string
@@ -54,6 +59,12 @@ func BenchmarkStoreCalls(b *testing.B) {
 			n := next(e, group)
 			err := e.store.ModifyMembers(ctx, n, group.Version, asMembers(users), nil)
 			group = n
+			return err
+		}},
+		// What every SCIM request adds; the last-used write comes at most
+		// once per token per auth.LastUsedGranularity on top.
+		{"Authenticate", func(int) error {
+			_, err := auth.Authenticate(ctx, e.store, "Bearer "+secret, e.conn, e.now)
 			return err
 		}},
 		{"List_50_users", func(int) error {

@@ -36,6 +36,15 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestConnectionContract(t *testing.T) {
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	storetest.RunConnections(t, func(t *testing.T) storetest.ConnectionStores {
+		s := dynamostore.New(client, srv.NewTable(t, client))
+		return storetest.ConnectionStores{Resources: s, Connections: s}
+	})
+}
+
 // env is a store on a fresh table with a call counter on its client.
 type env struct {
 	client  *dynamodb.Client
@@ -232,12 +241,12 @@ func TestCallsPerOperation(t *testing.T) {
 			return e.store.Delete(ctx, e.conn, scim.UserResource, users[1].ID, 1, e.tick())
 		}, map[string]int{"GetItem": 1, "TransactWriteItems": 2}},
 		{"FindToken", func() error {
-			_, err := e.store.FindToken(ctx, strings.Repeat("0", 64))
+			_, err := e.store.FindToken(ctx, e.conn, strings.Repeat("0", 64))
 			if scim.IsNotFound(err) {
 				return nil
 			}
 			return err
-		}, map[string]int{"GetItem": 1}},
+		}, map[string]int{"BatchGetItem": 1}},
 	}
 	var report strings.Builder
 	fmt.Fprintf(&report, "\n| operation | DynamoDB calls |\n| --- | --- |\n")
@@ -590,15 +599,15 @@ func TestTransactionConflictIsRetried(t *testing.T) {
 			}
 			if tc.wantErr {
 				var canceled *types.TransactionCanceledException
-				if !errors.As(err, &canceled) || scim.ErrorCodeOf(err) != scim.EInternal {
-					t.Fatalf("got %v, want the wrapped cancellation as an internal error", err)
+				if !errors.As(err, &canceled) || scim.ErrorCodeOf(err) != scim.EUnavailable {
+					t.Fatalf("got %v, want the wrapped cancellation as unavailable (503, retry later)", err)
 				}
 				u.Version++
 				db.n = tc.conflicts
 				err = s.Replace(ctx, u, u.Version-1)
 				var conflict *types.TransactionConflictException
-				if !errors.As(err, &conflict) || scim.ErrorCodeOf(err) != scim.EInternal {
-					t.Fatalf("got %v, want the wrapped conflict as an internal error", err)
+				if !errors.As(err, &conflict) || scim.ErrorCodeOf(err) != scim.EUnavailable {
+					t.Fatalf("got %v, want the wrapped conflict as unavailable (503, retry later)", err)
 				}
 				return
 			}

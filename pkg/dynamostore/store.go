@@ -1,5 +1,5 @@
 // Package dynamostore is the DynamoDB implementation of scim.Store and
-// auth.TokenStore: one table, single-table design, no Scan and no index.
+// auth.ConnectionStore: one table, single-table design, no Scan and no index.
 // docs/dynamodb.md describes the items and what every access pattern costs.
 package dynamostore
 
@@ -26,6 +26,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -64,7 +65,7 @@ func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLim
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1}
+	s := &Store{db: classifying(db), table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1}
 	for _, o := range opts {
 		o(s)
 	}
@@ -122,7 +123,7 @@ func typeLetter(typ scim.ResourceType) string {
 func resourceSK(typ scim.ResourceType, id string) string { return typeLetter(typ) + "#" + id }
 func archiveSK(typ scim.ResourceType, id string) string  { return "X" + typeLetter(typ) + "#" + id }
 func nameGuardSK(typ scim.ResourceType, name string) string {
-	return typeLetter(typ) + "N#" + scim.NameKey(name)
+	return typeLetter(typ) + "N#" + scim.NameKey(typ, name)
 }
 func extGuardSK(typ scim.ResourceType, ext string) string { return typeLetter(typ) + "X#" + ext }
 
@@ -142,10 +143,6 @@ func counterSK(typ scim.ResourceType, id string) string {
 }
 
 const connectionSK = "CONN"
-
-func tokenPK(hash string) string { return "T#" + hash }
-
-const tokenSK = "T"
 
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}

@@ -166,7 +166,7 @@ func (s *Store) resourceUpdate(pk string, rec *record, prev int64, old *record) 
 		return items
 	}
 	typ := scim.ResourceType(rec.Type)
-	if scim.NameKey(old.Name) != scim.NameKey(rec.Name) {
+	if scim.NameKey(typ, old.Name) != scim.NameKey(typ, rec.Name) {
 		items = append(items,
 			s.guardRelease(pk, nameGuardSK(typ, old.Name), rec.ID),
 			s.guardPut(pk, nameGuardSK(typ, rec.Name), rec.ID, roleNameGuard))

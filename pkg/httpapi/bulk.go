@@ -53,12 +53,21 @@ func (q *request) bulk() error {
 	if len(body) > scim.MaxBulkPayloadBytes {
 		return scim.Errorf(scim.ETooLarge, "a bulk request may carry at most %d bytes (maxPayloadSize in /ServiceProviderConfig); split it", scim.MaxBulkPayloadBytes)
 	}
+	if err := scim.CheckJSON(body); err != nil {
+		return err
+	}
 	var req bulkRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return scim.Errorf(scim.EInvalidSyntax, "the body is not a valid BulkRequest (RFC 7644 §3.7): %v", err)
 	}
+	if err := scim.CheckMessageSchemas(req.Schemas, bulkRequestSchema, "Bulk"); err != nil {
+		return err
+	}
 	if len(req.Operations) > scim.MaxBulkOperations {
 		return scim.Errorf(scim.ETooLarge, "a bulk request may hold at most %d operations (maxOperations in /ServiceProviderConfig); got %d", scim.MaxBulkOperations, len(req.Operations))
+	}
+	if err := checkBulkIDs(req.Operations); err != nil {
+		return err
 	}
 	failOnErrors := 0
 	if req.FailOnErrors != nil {
@@ -108,6 +117,22 @@ func (q *request) bulk() error {
 		pending = waiting
 	}
 	return q.writeBulk(results)
+}
+
+// checkBulkIDs refuses a bulkId declared twice (RFC 7644 §3.7: unique
+// within a request): a reference to it would have two meanings.
+func checkBulkIDs(ops []bulkOperation) error {
+	seen := make(map[string]bool, len(ops))
+	for i, op := range ops {
+		if op.BulkID == "" {
+			continue
+		}
+		if seen[op.BulkID] {
+			return scim.Errorf(scim.EInvalidValue, "bulkId %q is declared by more than one operation (the second is operation %d); bulkIds must be unique within a request", op.BulkID, i+1)
+		}
+		seen[op.BulkID] = true
+	}
+	return nil
 }
 
 func (q *request) writeBulk(results []*bulkResult) error {

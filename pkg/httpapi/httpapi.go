@@ -25,9 +25,9 @@ import (
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
-// MaxBodyBytes bounds request bodies. A PATCH adding ten thousand members
-// is about 600 KB; API Gateway itself stops at 10 MB.
-const MaxBodyBytes = 4 << 20
+// MaxBodyBytes bounds request bodies (scim.MaxRequestBodyBytes, in the one
+// table of limits); API Gateway itself stops at 10 MB.
+const MaxBodyBytes = scim.MaxRequestBodyBytes
 
 // ContentType is the media type of every SCIM response (RFC 7644 §3.1).
 const ContentType = "application/scim+json"
@@ -50,6 +50,32 @@ type Config struct {
 	NewRequestID func() string
 	// Now is the clock used for latency; defaults to time.Now.
 	Now func() time.Time
+
+	// RoutePrefix replaces BasePath in front of every route and in the base
+	// URL of meta.location, for a view of the SCIM API mounted elsewhere (the
+	// admin API's /admin/v1/connections/{tenant}/{sso}/Users). "" is BasePath.
+	RoutePrefix string
+	// ReadOnly serves only the GET routes: a view that can never change data.
+	ReadOnly bool
+	// Authenticate replaces the bearer-token check against Tokens; it must
+	// return an EUnauthorized *scim.Error to refuse the request.
+	Authenticate func(r *http.Request, conn scim.Connection) error
+	// Admit, when set, is asked after authentication whether the
+	// connection may make this request now (a rate limit); its error is
+	// the answer, typically 429 with Retry-After.
+	Admit func(ctx context.Context, conn scim.Connection) error
+	// Observer, when set, sees every request (metrics).
+	Observer Observer
+}
+
+// Observer is told of each request: StartRequest before anything else (the
+// context it returns is the request's), EndRequest once the response is
+// written, with what the access log reports. route is the matched pattern
+// ("GET /{tenant}/{sso}/Users") or "unmatched"; conn is empty when the path
+// named none.
+type Observer interface {
+	StartRequest(ctx context.Context) context.Context
+	EndRequest(ctx context.Context, route string, status int, latency time.Duration, conn scim.Connection)
 }
 
 // Handler serves SCIM requests.
@@ -69,12 +95,18 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RoutePrefix == "" {
+		cfg.RoutePrefix = BasePath
+	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	for _, rt := range Routes() {
 		if cfg.Resources != nil && !slices.Contains(cfg.Resources, rt.Resource) {
 			continue
 		}
-		h.mux.Handle(rt.Method+" "+BasePath+rt.Pattern, h.endpoint(rt))
+		if cfg.ReadOnly && rt.Method != "GET" {
+			continue
+		}
+		h.mux.Handle(rt.Method+" "+cfg.RoutePrefix+rt.Pattern, h.endpoint(rt))
 	}
 	return h
 }
@@ -87,7 +119,9 @@ func randomRequestID() string {
 
 // requestLog collects what the access log line reports.
 type requestLog struct {
+	start      time.Time // when the request arrived: the time its token is checked at
 	conn       scim.Connection
+	tokenID    string // public id of the token that authenticated it
 	route      string
 	resourceID string
 	err        error
@@ -127,9 +161,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	id := h.cfg.NewRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	rl := &requestLog{}
+	rl := &requestLog{start: start}
 	rec := &statusRecorder{ResponseWriter: w}
-	r = withoutTrailingSlash(r.WithContext(context.WithValue(r.Context(), logKey{}, rl)))
+	ctx := context.WithValue(r.Context(), logKey{}, rl)
+	if h.cfg.Observer != nil {
+		ctx = h.cfg.Observer.StartRequest(ctx)
+	}
+	r = withoutTrailingSlash(r.WithContext(ctx))
 	defer func() {
 		if p := recover(); p != nil {
 			rl.err = fmt.Errorf("panic: %v", p)
@@ -137,6 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, rl.err)
 			}
 		}
+		latency := h.cfg.Now().Sub(start)
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 		}
@@ -146,20 +185,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs,
 			slog.String("tenant", rl.conn.Tenant),
 			slog.String("sso", rl.conn.SSO),
+			slog.String("token_id", rl.tokenID),
 			slog.String("method", r.Method),
 			slog.String("route", rl.route),
 			slog.String("resource_id", rl.resourceID),
 			slog.Int("status", rec.status),
-			slog.Float64("latency_ms", float64(h.cfg.Now().Sub(start).Microseconds())/1000),
+			slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 		)
 		level := slog.LevelInfo
 		if rl.err != nil {
 			code := scim.ErrorCodeOf(rl.err)
 			attrs = append(attrs, slog.String("error_code", string(code)))
-			if code == scim.EInternal {
+			switch code {
+			case scim.EInternal:
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", rl.err.Error()))
-			} else {
+			case scim.EUnavailable:
+				// The cause (which throttling, which timeout) is what the operator needs.
+				level = slog.LevelWarn
+				attrs = append(attrs, slog.String("error", rl.err.Error()))
+			default:
 				// Never the client-facing detail itself: it quotes what the
 				// client sent (userNames, emails, whole filters), and the
 				// log promises no personal data beyond ids.
@@ -167,6 +212,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+		if h.cfg.Observer != nil {
+			h.cfg.Observer.EndRequest(r.Context(), rl.route, rec.status, latency, rl.conn)
+		}
 	}()
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		rl.route = "unmatched"
@@ -290,7 +338,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		rl.conn = conn
-		if err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn); err != nil {
+		if err := h.authenticate(r, conn, rl); err != nil {
 			rl.err = err
 			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
@@ -298,13 +346,57 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			writeError(w, err)
 			return
 		}
-		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, conn)}
-		err := h.dispatch(rt, req)
-		if err != nil {
-			rl.err = err
-			writeError(w, err)
+		if h.cfg.Admit != nil {
+			if err := h.cfg.Admit(r.Context(), conn); err != nil {
+				rl.err = err
+				writeError(w, err)
+				return
+			}
+		}
+		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
+		if err := h.dispatch(rt, req); err != nil {
+			rl.err = outOfTime(err)
+			writeError(w, rl.err)
 		}
 	})
+}
+
+// authenticate checks the request's credentials for conn: Config.Authenticate
+// when set, else the bearer token against Tokens, recording its use.
+//
+// Only one Authorization header is judged (RFC 9110 §11.6.2 defines a single
+// credentials value): with several, which one counts would depend on the
+// proxy in front, so none does.
+func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) error {
+	if values := r.Header.Values("Authorization"); len(values) > 1 {
+		return scim.Errorf(scim.EUnauthorized, "the request carries %d Authorization headers; send exactly one", len(values))
+	}
+	if h.cfg.Authenticate != nil {
+		return h.cfg.Authenticate(r, conn)
+	}
+	tok, err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
+	if err != nil {
+		return err
+	}
+	rl.tokenID = tok.ID
+	// A lagging last-used time must never fail a provisioning request.
+	if err := auth.RecordUse(r.Context(), h.cfg.Tokens, tok, rl.start); err != nil {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// outOfTime turns an unclassified error caused by the request's deadline
+// (on Lambda the function's, a second before API Gateway's 30 s) into a 503
+// with Retry-After: the IdP retries instead of failing the operation, and
+// gets a SCIM body rather than API Gateway's bare 503. Nothing is half-applied
+// but chunked member changes, whose retry converges (docs/design.md).
+func outOfTime(err error) error {
+	if scim.ErrorCodeOf(err) != scim.EInternal || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &scim.Error{Code: scim.EUnavailable, Err: err,
+		Detail: "The request ran out of time; retry after the number of seconds in Retry-After."}
 }
 
 // request bundles what a handler needs.
@@ -336,7 +428,7 @@ func (h *Handler) dispatch(rt Route, q *request) error {
 // baseURL is the connection's SCIM base URL as the client reached it, for
 // meta.location and Location headers. Behind API Gateway or a load
 // balancer, X-Forwarded-Proto tells the scheme the client used.
-func baseURL(r *http.Request, conn scim.Connection) string {
+func baseURL(r *http.Request, prefix string, conn scim.Connection) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -344,7 +436,7 @@ func baseURL(r *http.Request, conn scim.Connection) string {
 	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
 		scheme = p
 	}
-	return scheme + "://" + r.Host + BasePath + "/" + conn.Tenant + "/" + conn.SSO
+	return scheme + "://" + r.Host + prefix + "/" + conn.Tenant + "/" + conn.SSO
 }
 
 func (q *request) resource(rt Route, typ scim.ResourceType) error {
@@ -481,10 +573,16 @@ func (q *request) search(typ *scim.ResourceType) error {
 	if err != nil {
 		return err
 	}
+	if err := scim.CheckJSON(body); err != nil {
+		return err
+	}
 	var sr searchRequest
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(&sr); err != nil {
 		return scim.Errorf(scim.EInvalidSyntax, "the search request is not a valid SearchRequest (RFC 7644 §3.4.3): %v", err)
+	}
+	if err := scim.CheckMessageSchemas(sr.Schemas, scim.SearchRequestSchema, "SearchRequest"); err != nil {
+		return err
 	}
 	p := listParams{
 		filter: strings.TrimSpace(sr.Filter), attributes: strings.Join(sr.Attributes, ","), excluded: strings.Join(sr.ExcludedAttributes, ","),

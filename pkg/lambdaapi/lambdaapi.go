@@ -106,6 +106,13 @@ func (h invocationHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
+// TraceID returns the invocation's X-Ray trace header, "" outside Lambda,
+// for output that does not go through the logger (metrics lines).
+func TraceID(ctx context.Context) string {
+	trace, _ := ctx.Value(traceIDKey).(string)
+	return trace
+}
+
 func (h invocationHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return invocationHandler{h.Handler.WithAttrs(attrs)}
 }

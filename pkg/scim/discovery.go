@@ -1,12 +1,5 @@
 package scim
 
-// Bulk limits (RFC 7644 §3.7.4), advertised in /ServiceProviderConfig and
-// enforced by the HTTP layer.
-const (
-	MaxBulkOperations   = 1000
-	MaxBulkPayloadBytes = 1 << 20
-)
-
 // Discovery documents (RFC 7644 §4, RFC 7643 §5–§7). They state only what
 // scimgate really does: IdPs read them to decide which requests to send.
 

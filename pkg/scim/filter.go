@@ -32,6 +32,33 @@ type compareCond struct {
 	def   *Attribute
 	op    filter.CompareOperator
 	value any
+	// nameOf is set when path is the unique name of that resource type
+	// (userName, a group's displayName): eq then compares by NameKey, the
+	// rule under which the stores keep the name unique.
+	nameOf  ResourceType
+	nameKey string // NameKey of the literal, when nameOf is set
+	// lowerValue is the literal lowercased, for case-insensitive attributes.
+	lowerValue string
+	// lower caches lowercased stored values for the evaluation of one
+	// document, shared by every comparison of a compiled filter: without
+	// it, n co/sw/ew terms lowercased a long value n times. nil in PATCH
+	// paths, which evaluate few short values.
+	lower *lowerCache
+}
+
+// lowerCache maps stored strings to their lowercase during one Matches.
+type lowerCache struct{ m map[string]string }
+
+func (c *lowerCache) get(s string) string {
+	if c == nil {
+		return strings.ToLower(s)
+	}
+	if l, ok := c.m[s]; ok {
+		return l
+	}
+	l := strings.ToLower(s)
+	c.m[s] = l
+	return l
 }
 
 // valuePathCond is true when some element of a multi-valued complex
@@ -92,6 +119,7 @@ type Filter struct {
 	lookup *keyLookup
 	// needsMembers: the filter names group members, so they must be loaded.
 	needsMembers bool
+	lower        *lowerCache
 }
 
 type keyLookup struct {
@@ -100,7 +128,13 @@ type keyLookup struct {
 }
 
 // Matches evaluates the filter against a resource document (see Document).
-func (f *Filter) Matches(doc map[string]any) bool { return f.cond.eval(doc) }
+// A Filter is evaluated by one goroutine at a time.
+func (f *Filter) Matches(doc map[string]any) bool {
+	if f.lower != nil {
+		clear(f.lower.m)
+	}
+	return f.cond.eval(doc)
+}
 
 // CompileFilter parses and resolves a filter expression for typ.
 func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
@@ -111,6 +145,9 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 // not have is false instead of an error, as a search across resource types
 // needs (RFC 7644 §3.4.3: userName simply matches no group).
 func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse bool) (*Filter, error) {
+	if err := checkFilterShape(raw, "filter"); err != nil {
+		return nil, err
+	}
 	expr, simple := simpleExpression(raw)
 	if !simple {
 		var err error
@@ -118,12 +155,13 @@ func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse boo
 			return nil, err
 		}
 	}
-	c := compiler{s: s, typ: typ, unknownIsFalse: unknownIsFalse}
+	lower := &lowerCache{m: map[string]string{}}
+	c := compiler{s: s, typ: typ, unknownIsFalse: unknownIsFalse, lower: lower}
 	cond, err := c.compile(expr, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ), needsMembers: typ == GroupResource && namesMembers(cond)}, nil
+	return &Filter{cond: cond, lookup: findKeyLookup(cond, typ), needsMembers: typ == GroupResource && namesMembers(cond), lower: lower}, nil
 }
 
 // parseExpression parses a filter with the full grammar, tolerating what
@@ -171,6 +209,7 @@ type compiler struct {
 	s              *Service
 	typ            ResourceType
 	unknownIsFalse bool
+	lower          *lowerCache // see compareCond.lower
 }
 
 // falseCond matches nothing.
@@ -240,7 +279,17 @@ func (c compiler) compile(expr filter.Expression, parent *Attribute) (condition,
 		if err := checkComparable(def, op, value, x.AttributePath.String()); err != nil {
 			return nil, err
 		}
-		return compareCond{path: path, def: def, op: op, value: value}, nil
+		cond := compareCond{path: path, def: def, op: op, value: value, lower: c.lower}
+		if l, ok := value.(string); ok && !def.CaseExact {
+			cond.lowerValue = strings.ToLower(l)
+		}
+		if parent == nil && path.container == "" && path.sub == "" && path.name == UniqueAttrName(c.typ) {
+			cond.nameOf = c.typ
+			if s, ok := value.(string); ok {
+				cond.nameKey = NameKey(c.typ, s)
+			}
+		}
+		return cond, nil
 	}
 	return nil, Errorf(EInvalidFilter, "unsupported filter expression")
 }
@@ -359,6 +408,18 @@ func (c compareCond) anyMatch(values []any, op filter.CompareOperator) bool {
 		return len(values) == 0
 	}
 	for _, v := range values {
+		if c.nameOf != "" && op == filter.EQ {
+			if s, ok := v.(string); ok && sameName(c.nameOf, s, c.nameKey) {
+				return true
+			}
+			continue
+		}
+		if s, ok := v.(string); ok && c.lowerValue != "" && (op == filter.CO || op == filter.SW || op == filter.EW) && c.def.Type != TypeDateTime {
+			if stringCompare(op, c.lower.get(s), c.lowerValue, true) {
+				return true
+			}
+			continue
+		}
 		if compare(c.def, op, v, c.value) {
 			return true
 		}
@@ -425,6 +486,11 @@ func compare(def *Attribute, op filter.CompareOperator, stored, literal any) boo
 }
 
 func stringCompare(op filter.CompareOperator, s, l string, exact bool) bool {
+	if !exact && op == filter.EQ {
+		// Compared in place: lowercasing a long stored value once per term
+		// made a filter's cost terms x value length.
+		return strings.EqualFold(s, l)
+	}
 	if !exact {
 		s, l = strings.ToLower(s), strings.ToLower(l)
 	}
@@ -602,4 +668,27 @@ func rewriteValuePathComparison(raw string) (string, bool) {
 		return sub[1] + "[" + sub[2] + " and " + sub[3] + sub[4] + "]"
 	})
 	return out, changed
+}
+
+// sameName reports whether stored has the name key key. An ASCII name
+// without leading, trailing or doubled spaces keys as its lowercase under
+// both profiles (and under the strings.ToLower fallback), so a filter that
+// scans many resources compares it in place instead of running PRECIS.
+func sameName(typ ResourceType, stored, key string) bool {
+	if isPlainASCII(stored) {
+		return strings.EqualFold(stored, key)
+	}
+	return NameKey(typ, stored) == key
+}
+
+func isPlainASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -25,14 +25,13 @@ func parsePatch(body []byte) ([]patchOp, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMessageSchemas(obj, PatchOpSchema, "PATCH"); err != nil {
+		return nil, err
+	}
 	var rawOps []any
 	found := false
 	for k, v := range obj {
 		switch strings.ToLower(k) {
-		case "schemas":
-			if err := checkSchemas(v); err != nil {
-				return nil, err
-			}
 		case "operations":
 			list, ok := v.([]any)
 			if !ok {
@@ -77,6 +76,9 @@ func parsePatch(body []byte) ([]patchOp, error) {
 			return nil, Errorf(EInvalidSyntax, `operation %d: op must be "add", "replace" or "remove"; got %q`, i+1, op.op)
 		}
 		ops = append(ops, op)
+	}
+	if err := checkPatchLimits(ops); err != nil {
+		return nil, err
 	}
 	return ops, nil
 }

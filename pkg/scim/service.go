@@ -99,6 +99,9 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 	now := s.timestamp()
 	r := &Resource{Conn: conn, Type: typ, ID: s.newID(), Version: 1, Created: now, LastModified: now, Members: n.members}
 	applyNormalized(r, n)
+	if err := checkName(typ, nil, r.Name); err != nil {
+		return nil, err
+	}
 	// Optimistic: the common case (a new user) costs one conditional write,
 	// and the uniqueness keys written with it decide every race.
 	err = s.store.Create(ctx, r)
@@ -140,6 +143,9 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 func (s *Service) decodeResource(typ ResourceType, body []byte) (map[string]any, *normalized, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkResourceSchemas(typ, obj); err != nil {
 		return nil, nil, err
 	}
 	n, err := s.schemas.normalizeResource(typ, obj)
@@ -255,6 +261,9 @@ func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ Reso
 		}
 		ch, err := modify(cur)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkName(typ, cur, ch.next.Name); err != nil {
 			return nil, err
 		}
 		next := ch.next

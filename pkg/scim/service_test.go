@@ -568,8 +568,11 @@ func TestLargeGroupIsBounded(t *testing.T) {
 		members = append(members, fmt.Sprintf(`{"value":%q}`, res.Resource.ID))
 	}
 	g := h.create(scim.GroupResource, `{"displayName":"Everyone"}`)
-	if _, err := h.patch(scim.GroupResource, g.ID, `[{"op":"add","path":"members","value":[`+strings.Join(members, ",")+`]}]`); err != nil {
-		t.Fatalf("add %d members: %v", len(members), err)
+	// One PATCH names at most MaxMembersPerRequest members.
+	for _, batch := range [][]string{members[:scim.MaxMembersPerRequest], members[scim.MaxMembersPerRequest:]} {
+		if _, err := h.patch(scim.GroupResource, g.ID, `[{"op":"add","path":"members","value":[`+strings.Join(batch, ",")+`]}]`); err != nil {
+			t.Fatalf("add %d members: %v", len(batch), err)
+		}
 	}
 	_, err := h.svc.Get(ctx, conn, scim.GroupResource, g.ID, true)
 	wantCode(t, err, scim.ETooMany)

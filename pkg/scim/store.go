@@ -53,8 +53,9 @@ type Resource struct {
 	LastModified time.Time
 
 	// Name is userName for a User and displayName for a Group. It is unique
-	// within (connection, type) compared case-insensitively (RFC 7643 §4.1.1
-	// makes userName caseExact=false; Okta checks it).
+	// within (connection, type) compared by NameKey, case-insensitively
+	// among other things (RFC 7643 §4.1.1 makes userName caseExact=false;
+	// Okta checks it).
 	Name string
 	// ExternalID is the IdP's identifier; unique within (connection, type) when not empty.
 	ExternalID string
@@ -85,9 +86,6 @@ type Member struct {
 	Value   string // id of a User of the same connection
 	Display string // as the client sent it; informational only
 }
-
-// NameKey is the case-insensitive form under which Name is unique.
-func NameKey(name string) string { return strings.ToLower(name) }
 
 // ListOptions select one page of a connection's resources of one type, in
 // the store's stable order (ascending id).

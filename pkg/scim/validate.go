@@ -8,24 +8,6 @@ import (
 	"time"
 )
 
-// decodeObject parses a request body into a JSON object, keeping numbers exact.
-func decodeObject(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, Errorf(EInvalidSyntax, "request body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, Errorf(EInvalidSyntax, "request body has data after the JSON object")
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, Errorf(EInvalidSyntax, "request body must be a JSON object")
-	}
-	return obj, nil
-}
-
 // normalized is a validated resource body.
 type normalized struct {
 	attrs      map[string]any // canonical names; no readOnly, writeOnly or members
@@ -43,10 +25,7 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*nor
 	out := &normalized{attrs: map[string]any{}}
 	for key, raw := range body {
 		if strings.EqualFold(key, "schemas") {
-			if err := checkSchemas(raw); err != nil {
-				return nil, err
-			}
-			continue
+			continue // checkResourceSchemas judges it on POST and PUT
 		}
 		if strings.Contains(key, ":") {
 			if err := s.normalizeURNKey(typ, key, raw, out.attrs); err != nil {
@@ -68,6 +47,11 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*nor
 			}
 			return nil, Errorf(EInvalidValue, "attribute %q is not defined for %s resources (schema %s)", key, typ, core.ID)
 		}
+		if a.Mutability == ReadOnly {
+			// Ignored as RFC 7643 §2.2 says (Okta sends id, meta and a
+			// user's groups back in a PUT), so not judged either.
+			continue
+		}
 		if typ == GroupResource && a.Name == "members" {
 			members, err := parseMembers(raw)
 			if err != nil {
@@ -80,7 +64,7 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*nor
 		if err != nil {
 			return nil, err
 		}
-		if a.Mutability == ReadOnly || a.Mutability == WriteOnly || v == nil {
+		if a.Mutability == WriteOnly || v == nil {
 			continue
 		}
 		out.attrs[a.Name] = v
@@ -91,6 +75,12 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*nor
 				return nil, Errorf(EInvalidValue, "attribute %q is required and must be a non-empty string", a.Name)
 			}
 		}
+	}
+	if err := checkKeyAttributes(typ, out.attrs); err != nil {
+		return nil, err
+	}
+	if err := checkResourceSize(typ, out.attrs); err != nil {
+		return nil, err
 	}
 	if typ == UserResource {
 		if _, ok := out.attrs["active"]; !ok {
@@ -132,24 +122,16 @@ func (s *Schemas) normalizeURNKey(typ ResourceType, key string, raw any, attrs m
 	if len(normalizedExt) > 0 {
 		if prev, ok := attrs[ext.ID].(map[string]any); ok {
 			for k, v := range normalizedExt {
+				if _, twice := prev[k]; twice {
+					// Once inside the extension object, once without its URN:
+					// which one wins must not depend on map order.
+					return Errorf(EInvalidSyntax, "attribute %q of schema %s is given twice (with and without its schema URN); send it once", k, ext.ID)
+				}
 				prev[k] = v
 			}
 			return nil
 		}
 		attrs[ext.ID] = normalizedExt
-	}
-	return nil
-}
-
-func checkSchemas(raw any) error {
-	list, ok := raw.([]any)
-	if !ok {
-		return Errorf(EInvalidSyntax, `"schemas" must be an array of schema URNs`)
-	}
-	for _, v := range list {
-		if _, ok := v.(string); !ok {
-			return Errorf(EInvalidSyntax, `"schemas" must be an array of schema URNs`)
-		}
 	}
 	return nil
 }
@@ -167,9 +149,12 @@ func parseMembers(raw any) ([]Member, error) {
 			return nil, Errorf(EInvalidValue, `"members" must be an array of {"value": "<user id>"} objects`)
 		}
 	}
+	if len(list) > MaxMembersPerRequest {
+		return nil, tooMany("maxMembersPerRequest", MaxMembersPerRequest, len(list), "members in one request", "add or remove members in several PATCH requests")
+	}
 	members := make([]Member, 0, len(list))
 	seen := map[string]bool{}
-	for _, item := range list {
+	for i, item := range list {
 		obj, ok := item.(map[string]any)
 		if !ok {
 			return nil, Errorf(EInvalidValue, `each member must be an object like {"value": "<user id>"}`)
@@ -190,6 +175,12 @@ func parseMembers(raw any) ([]Member, error) {
 		if m.Value == "" {
 			return nil, Errorf(EInvalidValue, `each member needs a non-empty "value" holding a user id`)
 		}
+		if err := checkString(fmt.Sprintf("members[%d].value", i), m.Value); err != nil {
+			return nil, err
+		}
+		if err := checkString(fmt.Sprintf("members[%d].display", i), m.Display); err != nil {
+			return nil, err
+		}
 		if !seen[m.Value] {
 			seen[m.Value] = true
 			members = append(members, m)
@@ -209,6 +200,9 @@ func normalizeValue(a *Attribute, v any, path string) (any, error) {
 		if !ok {
 			// Some clients send a lone value for a multi-valued attribute; accept it as a list of one.
 			list = []any{v}
+		}
+		if len(list) > MaxValuesPerAttribute {
+			return nil, tooMany("maxValuesPerAttribute", MaxValuesPerAttribute, len(list), fmt.Sprintf("values of attribute %q", path), "keep the values a platform needs")
 		}
 		out := make([]any, 0, len(list))
 		primaries := 0
@@ -253,6 +247,9 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 		s, ok := v.(string)
 		if !ok {
 			return nil, typeError(path, a, v)
+		}
+		if err := checkString(path, s); err != nil {
+			return nil, err
 		}
 		return s, nil
 	case TypeBoolean:

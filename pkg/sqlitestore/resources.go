@@ -33,7 +33,7 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 		_, err := tx.ExecContext(ctx, `
 INSERT INTO resources (tenant, sso, type, id, name, name_key, external_id, active, version, created, last_modified, attributes)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, r.Name, scim.NameKey(r.Name), r.ExternalID,
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, r.Name, scim.NameKey(r.Type, r.Name), r.ExternalID,
 			r.Active, r.Version, formatTime(r.Created), formatTime(r.LastModified), string(attrs))
 		if isUniqueViolation(err) {
 			return uniquenessError(ctx, tx, r, err)
@@ -58,7 +58,7 @@ func (s *Store) Get(ctx context.Context, conn scim.Connection, typ scim.Resource
 
 // FindByName implements scim.Store.
 func (s *Store) FindByName(ctx context.Context, conn scim.Connection, typ scim.ResourceType, name string, withMembers bool) (*scim.Resource, error) {
-	return s.getBy(ctx, conn, typ, "name_key", scim.NameKey(name), name, withMembers)
+	return s.getBy(ctx, conn, typ, "name_key", scim.NameKey(typ, name), name, withMembers)
 }
 
 // FindByExternalID implements scim.Store. externalId is caseExact (RFC 7643
@@ -114,7 +114,7 @@ func replaceOwn(ctx context.Context, tx *sql.Tx, r *scim.Resource, prevVersion i
 UPDATE resources
 SET name = ?, name_key = ?, external_id = ?, active = ?, version = ?, last_modified = ?, attributes = ?
 WHERE `+liveResource+` AND id = ? AND version = ?`,
-		r.Name, scim.NameKey(r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
+		r.Name, scim.NameKey(r.Type, r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
 		r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prevVersion)
 	if isUniqueViolation(err) {
 		return uniquenessError(ctx, tx, r, err)
@@ -416,7 +416,7 @@ func uniquenessError(ctx context.Context, tx *sql.Tx, r *scim.Resource, cause er
 			r.Conn.Tenant, r.Conn.SSO, string(r.Type), key, r.ID).Scan(&exists)
 		return exists, err
 	}
-	nameTaken, err := taken("name_key", scim.NameKey(r.Name))
+	nameTaken, err := taken("name_key", scim.NameKey(r.Type, r.Name))
 	if err != nil {
 		return fmt.Errorf("store %s: %w (while naming the conflict of: %v)", r, err, cause)
 	}

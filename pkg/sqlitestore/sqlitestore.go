@@ -1,4 +1,4 @@
-// Package sqlitestore is the embedded store: scim.Store and auth.TokenStore
+// Package sqlitestore is the embedded store: scim.Store and auth.ConnectionStore
 // in a single SQLite file, for running scimgate on one machine without AWS.
 //
 // Why SQLite: `scimgate token create` must be able to write a token while
@@ -16,7 +16,8 @@
 // (RFC 7643 §4.1.1) and never reaches a store: scim.Resource.Attributes does
 // not carry it, so no password is ever written to the file. Deleted resources
 // keep their row with deleted_at set, retained for audit, and are invisible
-// to every method.
+// to every method. A deleted connection likewise keeps its rows, and its
+// tokens stop authenticating, until PurgeConnection erases them.
 package sqlitestore
 
 import (
@@ -43,7 +44,7 @@ const busyTimeout = 5 * time.Second
 // nanoseconds, and fixed width makes stored times sort as text.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
-// Store is the SQLite implementation of scim.Store and auth.TokenStore. It is
+// Store is the SQLite implementation of scim.Store and auth.ConnectionStore. It is
 // safe for concurrent use by many goroutines, and several Stores (in one or
 // several processes) may use the same file at once.
 type Store struct {

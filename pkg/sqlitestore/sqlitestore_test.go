@@ -79,8 +79,8 @@ func TestTwoHandlesWriteConcurrently(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range perWriter {
-				tok := auth.Token{Hash: fmt.Sprintf("%064x", w*perWriter+i), Conn: testConn, Created: at}
-				errs <- tokenCLI.CreateToken(ctx, tok)
+				hash := auth.HashSecret(fmt.Sprint(w*perWriter + i))
+				errs <- tokenCLI.AddToken(ctx, auth.TokenInfo{ID: auth.TokenID(hash), Hash: hash, Conn: testConn, Created: at})
 			}
 		}()
 		go func() {
@@ -103,7 +103,7 @@ func TestTwoHandlesWriteConcurrently(t *testing.T) {
 	}
 
 	for n := range writers * perWriter {
-		if _, err := serve.FindToken(ctx, fmt.Sprintf("%064x", n)); err != nil {
+		if _, err := serve.FindToken(ctx, testConn, auth.HashSecret(fmt.Sprint(n))); err != nil {
 			t.Fatalf("serve does not see token %d: %v", n, err)
 		}
 	}
@@ -212,7 +212,8 @@ func TestIsEmpty(t *testing.T) {
 		// Resources alone do not make a connection: only a token does.
 		{"after a user", func() error { return s.Create(ctx, testUser(1, time.Unix(0, 0))) }, true},
 		{"after a token", func() error {
-			return s.CreateToken(ctx, auth.Token{Hash: fmt.Sprintf("%064x", 1), Conn: testConn, Created: time.Unix(0, 0)})
+			hash := fmt.Sprintf("%064x", 1)
+			return s.AddToken(ctx, auth.TokenInfo{ID: auth.TokenID(hash), Hash: hash, Conn: testConn, Created: time.Unix(0, 0)})
 		}, false},
 	}
 	for _, step := range steps {
@@ -319,4 +320,13 @@ func TestReAddKeepsOrUpdatesDisplay(t *testing.T) {
 			t.Fatalf("%s: members = %+v, want %+v", tc.name, got.Members, want)
 		}
 	}
+}
+
+// TestConnectionContract runs the connection and token lifecycle contract
+// on one shared file.
+func TestConnectionContract(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "scimgate.db"))
+	storetest.RunConnections(t, func(t *testing.T) storetest.ConnectionStores {
+		return storetest.ConnectionStores{Resources: s, Connections: s}
+	})
 }

@@ -765,19 +765,24 @@ func testIsolation(t *testing.T, s Stores, conn scim.Connection) {
 
 func testTokens(t *testing.T, s Stores, conn scim.Connection) {
 	ctx := context.Background()
-	tok := auth.Token{Hash: fmt.Sprintf("%064x", time.Now().UnixNano()), Conn: conn, Created: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	if err := s.Tokens.CreateToken(ctx, tok); err != nil {
+	hash := auth.HashSecret(fmt.Sprint(time.Now().UnixNano()))
+	tok := auth.TokenInfo{ID: auth.TokenID(hash), Hash: hash, Conn: conn, Created: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
+	if err := s.Tokens.AddToken(ctx, tok); err != nil {
 		t.Fatalf("create token: %v", err)
 	}
 	second := tok
-	second.Hash = fmt.Sprintf("%064x", time.Now().UnixNano()+1)
-	if err := s.Tokens.CreateToken(ctx, second); err != nil {
+	second.Hash = auth.HashSecret(fmt.Sprint(time.Now().UnixNano() + 1))
+	second.ID = auth.TokenID(second.Hash)
+	if err := s.Tokens.AddToken(ctx, second); err != nil {
 		t.Fatalf("second token for the same connection: %v", err)
 	}
-	got, err := s.Tokens.FindToken(ctx, tok.Hash)
-	if err != nil || got.Conn != conn || got.Hash != tok.Hash || !got.Created.Equal(tok.Created) {
+	got, err := s.Tokens.FindToken(ctx, conn, tok.Hash)
+	if err != nil || got.Token.Conn != conn || got.Token.Hash != tok.Hash || !got.Token.Created.Equal(tok.Created) ||
+		got.Connection == nil || got.Connection.State != auth.StateActive {
 		t.Fatalf("find token = %+v, %v", got, err)
 	}
-	_, err = s.Tokens.FindToken(ctx, fmt.Sprintf("%064x", 1))
+	_, err = s.Tokens.FindToken(ctx, conn, fmt.Sprintf("%064x", 1))
+	wantCode(t, err, scim.ENotFound)
+	_, err = s.Tokens.FindToken(ctx, scim.Connection{Tenant: conn.Tenant, SSO: "other"}, tok.Hash)
 	wantCode(t, err, scim.ENotFound)
 }

@@ -18,8 +18,16 @@ import (
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/metrics"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/tracing"
 )
+
+// EnvMetricsPerTenant, "true", adds the Tenant dimension to the metrics
+// (the template's MetricsPerTenant parameter): every tenant then costs its
+// own custom metrics.
+const EnvMetricsPerTenant = "SCIMGATE_METRICS_PER_TENANT"
 
 // Run starts the function serving resource. A configuration error ends the
 // process during the init phase with the reason on stderr: Lambda reports
@@ -48,14 +56,28 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	limiter, err := ratelimit.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	// One EMF line per request on stdout: CloudWatch Logs extracts the metrics.
+	recorder := metrics.NewRecorder(string(resource), nil, metrics.NewEMF(logs, getenv(EnvMetricsPerTenant) == "true")).WithTraceID(lambdaapi.TraceID)
+	tracer, err := tracing.FromEnv(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption(), tracer.ClientOption()}, clientOptions...)
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
-	return httpapi.New(httpapi.Config{
-		Service:         scim.NewService(store),
+	return tracer.Handler(httpapi.New(httpapi.Config{
+		// Per execution environment: see pkg/ratelimit for the effective bound.
+		Admit:           limiter.Admit,
+		Observer:        recorder,
+		Service:         scim.NewService(metrics.CountMemberChanges(store)),
 		Tokens:          store,
 		Logger:          lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource)),
 		Resources:       []httpapi.Resource{resource},
 		DedicatedTenant: cfg.DedicatedTenant,
-	}), nil
+	})), nil
 }
 
 // awsConfigFromEnv is the AWS configuration Lambda hands a function: the

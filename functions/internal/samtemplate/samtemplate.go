@@ -41,6 +41,7 @@ type Route struct {
 	Path                 string // e.g. /scim/v2/{tenant}/{sso}/Users/{id}
 	PayloadFormatVersion string // as written; SAM's default for HttpApi is 2.0
 	ApiID                any    // the ApiId property, e.g. {"Ref": "ScimApi"}
+	Authorizer           string // Auth.Authorizer, e.g. AWS_IAM; "" for none
 }
 
 // Key is the route key as API Gateway writes it into events: "ANY /path".
@@ -165,9 +166,11 @@ func (t *Template) Functions() []Function {
 			method, _ := p["Method"].(string)
 			path, _ := p["Path"].(string)
 			pfv, _ := p["PayloadFormatVersion"].(string)
+			authProps, _ := p["Auth"].(map[string]any)
+			authorizer, _ := authProps["Authorizer"].(string)
 			fn.Routes = append(fn.Routes, Route{
 				Function: id, Event: name, Method: strings.ToUpper(method), Path: path,
-				PayloadFormatVersion: pfv, ApiID: p["ApiId"],
+				PayloadFormatVersion: pfv, ApiID: p["ApiId"], Authorizer: authorizer,
 			})
 		}
 		sort.Slice(fn.Routes, func(i, j int) bool { return fn.Routes[i].Key() < fn.Routes[j].Key() })

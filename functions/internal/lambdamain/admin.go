@@ -1,0 +1,85 @@
+package lambdamain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/scimgate/scimgate/pkg/adminapi"
+	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// EnvPublicURL is the scheme and host IdPs reach the SCIM API on (a custom
+// domain); empty: the host the admin request arrived on. The template sets
+// it from its PublicUrl parameter: the function cannot be given its own
+// HTTP API's URL, which would make a cycle in CloudFormation.
+const EnvPublicURL = "SCIMGATE_PUBLIC_URL"
+
+// RunAdmin starts the AdminFunction: the admin API, behind the AWS_IAM
+// authorizer of its routes.
+func RunAdmin() {
+	handler, err := NewAdmin(context.Background(), os.Getenv, os.Stdout)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "scimgate Admin function cannot start: %v\n", err)
+		os.Exit(1)
+	}
+	lambdaapi.Start(handler)
+}
+
+// IAMAuthorizer admits a request only when API Gateway put an IAM identity
+// in its request context. API Gateway checks the SigV4 signature and the
+// caller's execute-api:Invoke permission before invoking the function; this
+// check makes the function refuse an event from a route that lost its IAM
+// authorizer (a template change, a manual route) instead of serving it open.
+func IAMAuthorizer(r *http.Request) (string, error) {
+	arn, ok := lambdaapi.IAMCaller(r)
+	if !ok {
+		return "", errors.New("no IAM identity in the request context")
+	}
+	return arn, nil
+}
+
+// NewAdmin builds the AdminFunction's handler: the admin API over the
+// table, with the read-only SCIM views of the same SCIM service the SCIM
+// functions run.
+func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
+	clientOptions ...func(*dynamodb.Options)) (http.Handler, error) {
+	cfg, err := lambdaapi.ConfigFromEnv(getenv)
+	publicURL := strings.TrimRight(strings.TrimSpace(getenv(EnvPublicURL)), "/")
+	if publicURL != "" {
+		if u, perr := url.Parse(publicURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			err = errors.Join(err, fmt.Errorf("%s=%q: use a scheme and host such as https://scim.example.com", EnvPublicURL, publicURL))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
+	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", "Admin")
+	authorize := adminapi.Authorizer(IAMAuthorizer)
+	views := httpapi.New(httpapi.Config{
+		Service: scim.NewService(store), Logger: logger,
+		RoutePrefix: adminapi.ViewsPrefix, ReadOnly: true,
+		Resources:       []httpapi.Resource{httpapi.UsersResource, httpapi.GroupsResource},
+		Authenticate:    authorize.SCIMAuthenticator(),
+		DedicatedTenant: cfg.DedicatedTenant,
+	})
+	return adminapi.New(adminapi.Config{
+		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
+		DedicatedTenant: cfg.DedicatedTenant,
+	}), nil
+}
