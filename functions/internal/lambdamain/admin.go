@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/metrics"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -68,6 +70,10 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	// One EMF line per admin request, as the SCIM functions write, so the
+	// dashboard and the Lambda-level alarms see the admin API too.
+	recorder := metrics.NewRecorder("Admin", nil, metrics.NewEMF(logs, false)).WithTraceID(lambdaapi.TraceID)
+	clientOptions = append([]func(*dynamodb.Options){metrics.DynamoDBClientOption()}, clientOptions...)
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
 	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", "Admin")
 	authorize := adminapi.Authorizer(IAMAuthorizer)
@@ -78,8 +84,32 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 		Authenticate:    authorize.SCIMAuthenticator(),
 		DedicatedTenant: cfg.DedicatedTenant,
 	})
-	return adminapi.New(adminapi.Config{
+	return observed(adminapi.New(adminapi.Config{
 		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
 		DedicatedTenant: cfg.DedicatedTenant,
-	}), nil
+	}), recorder), nil
+}
+
+// observed reports every admin request to obs under the route "ADMIN
+// <method>": the admin API's paths carry tenant and connection ids, which
+// must not become metric dimensions.
+func observed(h http.Handler, obs httpapi.Observer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := obs.StartRequest(r.Context())
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r.WithContext(ctx))
+		obs.EndRequest(ctx, "ADMIN "+r.Method, rec.status, time.Since(start), scim.Connection{})
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	s.status = status
+	s.ResponseWriter.WriteHeader(status)
 }
