@@ -73,6 +73,9 @@ func runReplay(ctx context.Context, cli, dir string, users, concurrency int) (lo
 	defer logFile.Close()
 	serve := exec.Command(cli, "serve", "--addr", addr, "--data", data)
 	serve.Stdout, serve.Stderr = io.Discard, logFile
+	// The replay measures the server, not the per-connection rate limit
+	// (50 requests/s by default), which would answer it 429.
+	serve.Env = append(os.Environ(), "SCIMGATE_RATE_LIMIT=off")
 	if err := serve.Start(); err != nil {
 		return loadResult{}, fmt.Errorf("start serve: %w", err)
 	}
