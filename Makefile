@@ -2,6 +2,7 @@
 #
 #   make run [ARGS="--admin-token-file F"]     build bin/scimgate and serve SCIM locally on the embedded store
 #   make test                                  vet, template lint, every test, brief fuzzing
+#   make stress                                the reliability suite against a real scimgate serve on each store
 #   make build                                 the Lambda functions for AWS (linux/arm64) into bin/<name>/bootstrap
 #   make invoke FUNCTION=UsersFunction EVENT=events/07-users-create.json
 #                                              run one function under the Lambda Runtime Interface Emulator
@@ -27,7 +28,7 @@ LAMBDA_GOARCH ?= arm64
 FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation FuzzSimpleExpression
 FUZZTIME ?= 10s
 
-.PHONY: all build run test fuzz bench bench-report lint fmtcheck tools invoke deploy clean
+.PHONY: all build run test fuzz bench bench-report stress lint fmtcheck tools invoke deploy clean
 
 all: build
 
@@ -79,6 +80,12 @@ BENCH_BASELINE ?= 59fd435
 # under the emulator, the throughput replay against scimgate serve) and writes docs/performance.md and .svg from them.
 bench-report: tools
 	$(GO) run ./functions/internal/perfreport -out docs -baseline $(BENCH_BASELINE)
+
+# The reliability suite (internal/stress): builds scimgate, serves it on the embedded store and on DynamoDB
+# (moto_server), loopback only, and runs retry storms, contention, oversize input and kill -9 during writes.
+# About a minute; not part of make test. STRESS_FLAGS='-stores sqlite' runs one store.
+stress:
+	$(GO) run ./internal/stress $(STRESS_FLAGS)
 
 lint: fmtcheck
 	$(GO) vet ./...

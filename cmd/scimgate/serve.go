@@ -50,7 +50,7 @@ type serveOptions struct {
 	adminTokenFrom string
 	// requestTimeout is the deadline of one request: the server's write
 	// timeout and shutdown grace derive from it, and the SCIM handler's
-	// per-request deadline is to be set from it.
+	// per-request deadline is set from it.
 	requestTimeout time.Duration
 	// ops holds the rate limit and the Prometheus endpoint (ops.go).
 	ops *opsFlags
@@ -154,7 +154,7 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 		resources = o.ops.store(resources)
 	}
 	svc := scim.NewService(resources)
-	cfg := httpapi.Config{Service: svc, Tokens: st.tokens, Logger: logger}
+	cfg := httpapi.Config{Service: svc, Tokens: st.tokens, Logger: logger, RequestTimeout: o.requestTimeout}
 	if o.ops != nil {
 		if err := o.ops.apply(&cfg); err != nil {
 			return nil, err

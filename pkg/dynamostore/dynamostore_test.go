@@ -34,6 +34,10 @@ func TestContract(t *testing.T) {
 		s := dynamostore.New(client, srv.NewTable(t, client))
 		return storetest.Stores{Resources: s, Tokens: s}
 	})
+	storetest.RunWritePath(t, func(t *testing.T) storetest.Stores {
+		s := dynamostore.New(client, srv.NewTable(t, client))
+		return storetest.Stores{Resources: s, Tokens: s}
+	})
 }
 
 func TestConnectionContract(t *testing.T) {
@@ -160,19 +164,19 @@ func TestCallsPerOperation(t *testing.T) {
 		{"Get user", func() error {
 			_, err := e.store.Get(ctx, e.conn, scim.UserResource, member.ID, false)
 			return err
-		}, map[string]int{"GetItem": 1}},
+		}, map[string]int{"BatchGetItem": 1}}, // the user and the connection's pending set
 		{"Get group with members", func() error {
 			_, err := e.store.Get(ctx, e.conn, scim.GroupResource, groups[0].ID, true)
 			return err
-		}, map[string]int{"GetItem": 1, "Query": 1}},
+		}, map[string]int{"BatchGetItem": 1, "Query": 1}},
 		{"FindByName", func() error {
 			_, err := e.store.FindByName(ctx, e.conn, scim.UserResource, "named@example.com", false)
 			return err
-		}, map[string]int{"GetItem": 2}},
+		}, map[string]int{"GetItem": 1, "BatchGetItem": 1}},
 		{"FindByExternalID", func() error {
 			_, err := e.store.FindByExternalID(ctx, e.conn, scim.UserResource, "00u-named", false)
 			return err
-		}, map[string]int{"GetItem": 2}},
+		}, map[string]int{"GetItem": 1, "BatchGetItem": 1}},
 		{"Create user", func() error {
 			return e.store.Create(ctx, e.resource(scim.UserResource, "new@example.com", "00u-new"))
 		}, map[string]int{"TransactWriteItems": 1}},
@@ -212,13 +216,29 @@ func TestCallsPerOperation(t *testing.T) {
 			err := e.store.ModifyMembers(ctx, n, cur.Version, asMembers(users[:100]), nil)
 			cur = n
 			return err
-		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 3}},
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 3}}, // users and member items read; 50 already members are left out: intent + 2 chunks
 		{"ModifyMembers remove 1", func() error {
 			n := next(e, cur)
 			err := e.store.ModifyMembers(ctx, n, cur.Version, nil, []string{users[0].ID})
 			cur = n
 			return err
 		}, map[string]int{"TransactWriteItems": 1}},
+		{"PatchMembers add 1", func() error {
+			_, err := e.store.PatchMembers(ctx, e.conn, cur.ID, asMembers(users[:1]), nil, e.tick())
+			return err
+		}, map[string]int{"TransactWriteItems": 1, "GetItem": 1}},
+		{"PatchMembers add 1 already a member", func() error {
+			_, err := e.store.PatchMembers(ctx, e.conn, cur.ID, asMembers(users[:1]), nil, e.tick())
+			return err
+		}, map[string]int{"TransactWriteItems": 1, "GetItem": 1}},
+		{"PatchMembers remove 1", func() error {
+			_, err := e.store.PatchMembers(ctx, e.conn, cur.ID, nil, []string{users[0].ID}, e.tick())
+			return err
+		}, map[string]int{"TransactWriteItems": 1, "GetItem": 1}},
+		{"PatchMembers add 100", func() error {
+			_, err := e.store.PatchMembers(ctx, e.conn, groups[1].ID, asMembers(users[:100]), nil, e.tick())
+			return err
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 4, "GetItem": 1}}, // users and member items read; intent + 3 chunks
 		{"List 50 users", func() error {
 			res, err := e.store.List(ctx, e.conn, scim.UserResource, scim.ListOptions{Limit: 50})
 			if err == nil && (len(res.Resources) != 50 || !res.More) {
@@ -236,10 +256,10 @@ func TestCallsPerOperation(t *testing.T) {
 		}, map[string]int{"Query": 52}},
 		{"Delete group with 2 members", func() error {
 			return e.store.Delete(ctx, e.conn, scim.GroupResource, groups[49].ID, 1, e.tick())
-		}, map[string]int{"GetItem": 1, "Query": 1, "TransactWriteItems": 2}},
+		}, map[string]int{"BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1}},
 		{"Delete user in 3 groups", func() error {
 			return e.store.Delete(ctx, e.conn, scim.UserResource, users[1].ID, 1, e.tick())
-		}, map[string]int{"GetItem": 1, "TransactWriteItems": 2}},
+		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
 		{"FindToken", func() error {
 			_, err := e.store.FindToken(ctx, e.conn, strings.Repeat("0", 64))
 			if scim.IsNotFound(err) {
@@ -434,8 +454,8 @@ func TestGroupReadIsBounded(t *testing.T) {
 	if err != nil || len(got.Members) != 5 {
 		t.Fatalf("get: %d members, %v; want 5", len(got.Members), err)
 	}
-	if calls := e.counter.Snapshot(); calls["Query"] != 1 || calls["GetItem"] != 1 {
-		t.Fatalf("calls %v, want one GetItem and one Query", calls)
+	if calls := e.counter.Snapshot(); calls["Query"] != 1 || calls["BatchGetItem"] != 1 || len(calls) != 2 {
+		t.Fatalf("calls %v, want one BatchGetItem (group and pending set) and one Query", calls)
 	}
 	list, err := e.store.List(ctx, e.conn, scim.GroupResource, scim.ListOptions{Limit: 10, WithMembers: true})
 	if err != nil || len(list.Resources) != 1 || len(list.Resources[0].Members) != 5 {
@@ -635,10 +655,10 @@ func TestCallCounter(t *testing.T) {
 		t.Fatalf("list: %v", err)
 	}
 	snap := e.counter.Snapshot()
-	if want := map[string]int{"GetItem": 3, "Query": 2}; !mapsEqual(snap, want) || e.counter.Total() != 5 {
+	if want := map[string]int{"BatchGetItem": 3, "Query": 2}; !mapsEqual(snap, want) || e.counter.Total() != 5 {
 		t.Fatalf("snapshot %v total %d, want %v total 5", snap, e.counter.Total(), want)
 	}
-	snap["GetItem"] = 100 // a snapshot is a copy
+	snap["BatchGetItem"] = 100 // a snapshot is a copy
 	e.counter.Reset()
 	if got := e.counter.Snapshot(); e.counter.Total() != 0 || len(got) != 0 {
 		t.Fatalf("after reset: %v", got)
@@ -667,5 +687,39 @@ func TestCounterShards(t *testing.T) {
 	})
 	if err != nil || len(out.Items) < 10 {
 		t.Fatalf("counter shards: %d items, %v; want the count spread over many", len(out.Items), err)
+	}
+}
+
+// TestLostRacesEndIn503: an Update that loses the version race every time
+// (another writer always gets in between its read and its write) is
+// retried with backoff until the retry bound, then answered EUnavailable
+// (503 with Retry-After), not EConflict (409), and wrote nothing of its own.
+func TestLostRacesEndIn503(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := dynamostore.New(e.client, e.table, dynamostore.WithRetryBound(200*time.Millisecond))
+	u := e.mustCreate(t, e.resource(scim.UserResource, "raced@example.com", ""))
+	attempts := 0
+	start := time.Now()
+	_, err := s.Update(ctx, e.conn, scim.UserResource, u.ID, false, func(cur *scim.Resource) (*scim.Change, error) {
+		attempts++
+		other := *cur
+		other.Version = cur.Version + 1
+		other.Attributes = map[string]any{"userName": cur.Name, "title": fmt.Sprint("other ", attempts)}
+		if err := e.store.Replace(ctx, &other, cur.Version); err != nil {
+			return nil, err
+		}
+		mine := *cur
+		mine.Version = cur.Version + 1
+		mine.Attributes = map[string]any{"userName": cur.Name, "title": "mine"}
+		return &scim.Change{Next: &mine}, nil
+	})
+	wantCode(t, err, scim.EUnavailable)
+	if attempts < 2 || time.Since(start) > 5*time.Second {
+		t.Fatalf("%d attempts in %v", attempts, time.Since(start))
+	}
+	got, err := e.store.Get(ctx, e.conn, scim.UserResource, u.ID, false)
+	if err != nil || got.Attributes["title"] == "mine" {
+		t.Fatalf("after giving up: %+v, %v", got, err)
 	}
 }

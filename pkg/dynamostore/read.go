@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -50,7 +51,23 @@ func (s *Store) getRecord(ctx context.Context, pk string, typ scim.ResourceType,
 }
 
 func (s *Store) get(ctx context.Context, conn scim.Connection, pk string, typ scim.ResourceType, id string, withMembers bool, op string) (*scim.Resource, error) {
-	rec, err := s.getRecord(ctx, pk, typ, id, op)
+	var rec *record
+	var err error
+	if typ == scim.UserResource || withMembers {
+		// A user shows its groups, a group its members: both may be
+		// mid-way through a chunked change, which is completed first.
+		rec, err = s.readLive(ctx, pk, conn, typ, id, op)
+	} else {
+		rec, err = s.getRecord(ctx, pk, typ, id, op)
+		if err == nil && rec.Pend != "" {
+			// An open membership change of this group: complete it first,
+			// so that a write based on this read follows it.
+			if err := s.rollForward(ctx, pk, conn, intentSK(typ, id)); err != nil {
+				return nil, err
+			}
+			rec, err = s.getRecord(ctx, pk, typ, id, op)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +141,18 @@ func (s *Store) List(ctx context.Context, conn scim.Connection, typ scim.Resourc
 		return nil, err
 	}
 	res := &scim.ListResult{Resources: []*scim.Resource{}}
-	if res.Total, err = s.count(ctx, pk, typ, op); err != nil {
+	var pending []string
+	if res.Total, pending, err = s.count(ctx, pk, typ, op); err != nil {
 		return nil, err
+	}
+	if len(pending) > 0 && (typ == scim.UserResource || opts.WithMembers) {
+		// Complete half-applied changes before showing groups or members.
+		if err := s.sweep(ctx, pk, conn, pending); err != nil {
+			return nil, err
+		}
+		if res.Total, _, err = s.count(ctx, pk, typ, op); err != nil {
+			return nil, err
+		}
 	}
 
 	page := &dynamodb.QueryInput{
@@ -211,31 +238,41 @@ func (s *Store) List(ctx context.Context, conn scim.Connection, typ scim.Resourc
 	return res, nil
 }
 
-// count sums typ's counter shards in pk: one Query of at most 16 small items.
-func (s *Store) count(ctx context.Context, pk string, typ scim.ResourceType, op string) (int, error) {
+// count sums typ's counter shards in pk and returns the connection's
+// pending intents with them: one Query of at most 33 small items.
+func (s *Store) count(ctx context.Context, pk string, typ scim.ResourceType, op string) (int, []string, error) {
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                s.tableName(),
 		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
 		ExpressionAttributeNames: names(attrPK, attrSK),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(pk), ":prefix": str(counterPrefix(typ)),
+			":pk": str(pk), ":prefix": str("N#"),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: count: %w", op, err)
+		return 0, nil, fmt.Errorf("%s: count: %w", op, err)
 	}
 	total := 0
+	var pending []string
 	for _, item := range out.Items {
+		sk, _ := item[attrSK].(*types.AttributeValueMemberS)
+		if sk != nil && sk.Value == pendingSK {
+			pending = pendingOf(item)
+			continue
+		}
+		if sk == nil || !strings.HasPrefix(sk.Value, counterPrefix(typ)) {
+			continue
+		}
 		n, ok := item[attrCount].(*types.AttributeValueMemberN)
 		if !ok {
 			continue
 		}
 		var shard int
 		if _, err := fmt.Sscan(n.Value, &shard); err != nil {
-			return 0, fmt.Errorf("%s: decode counter %q: %w", op, n.Value, err)
+			return 0, nil, fmt.Errorf("%s: decode counter %q: %w", op, n.Value, err)
 		}
 		total += shard
 	}
-	return total, nil
+	return total, pending, nil
 }

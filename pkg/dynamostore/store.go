@@ -41,9 +41,19 @@ type Store struct {
 	// running it again is safe.
 	conflictAttempts int
 	conflictBase     time.Duration
+	// retryBound bounds the time spent retrying one write after conflicts
+	// or lost races (scim.RetryBound); beyond it the answer is 503.
+	retryBound time.Duration
 	// memberReadLimit is how many members a group read returns at most
 	// (scim.MaxGroupMembers+1, see scim.Store).
 	memberReadLimit int
+	// maxItems is the most items the store puts in one transaction:
+	// DynamoDB's limit, lowered only by tests to exercise chunking cheaply.
+	maxItems int
+	// updates queues this process's updates of one resource (Update);
+	// intents its helpers of one intent (rollForward), which an Update may
+	// run while it holds its own lock, hence a lock family of their own.
+	updates, intents *stripedLock
 }
 
 // Option configures a Store.
@@ -59,13 +69,17 @@ func WithConflictRetry(attempts int, base time.Duration) Option {
 	}
 }
 
+// WithRetryBound changes how long conflicts and lost races are retried
+// before the store answers scim.EUnavailable.
+func WithRetryBound(d time.Duration) Option { return func(s *Store) { s.retryBound = d } }
+
 // WithMemberReadLimit changes how many members a group read returns at
 // most; tests use it to exercise the bound without ten thousand members.
 func WithMemberReadLimit(n int) Option { return func(s *Store) { s.memberReadLimit = n } }
 
 // New returns a store on table, which must exist (see CreateTable).
 func New(db API, table string, opts ...Option) *Store {
-	s := &Store{db: classifying(db), table: table, conflictAttempts: 8, conflictBase: 20 * time.Millisecond, memberReadLimit: scim.MaxGroupMembers + 1}
+	s := &Store{db: classifying(db), table: table, conflictAttempts: 1 << 20, conflictBase: 10 * time.Millisecond, retryBound: scim.RetryBound, memberReadLimit: scim.MaxGroupMembers + 1, updates: &stripedLock{}, intents: &stripedLock{}, maxItems: maxTransactItems}
 	for _, o := range opts {
 		o(s)
 	}
@@ -169,6 +183,8 @@ type record struct {
 	Doc      string   `dynamodbav:"doc"`
 	Groups   []string `dynamodbav:"grp,stringset,omitempty"`
 	Deleted  string   `dynamodbav:"deleted,omitempty"`
+	// Pend is the token of an open membership intent of a group (intent.go).
+	Pend string `dynamodbav:"pend,omitempty"`
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -23,15 +23,18 @@ const maxTransactItems = 100
 type role int
 
 const (
-	roleOther        role = iota
-	roleResource          // the user or group item itself
-	roleNameGuard         // a new userName/displayName guard
-	roleExtGuard          // a new externalId guard
-	roleOldGuard          // a guard being released
-	roleMemberAdd         // a user item gaining a group id
-	roleMemberRemove      // a user item losing a group id
-	roleGroupCheck        // the group must still exist
-	roleToken             // a new token item
+	roleOther            role = iota
+	roleResource              // the user or group item itself
+	roleNameGuard             // a new userName/displayName guard
+	roleExtGuard              // a new externalId guard
+	roleOldGuard              // a guard being released
+	roleMemberAdd             // a user item gaining a group id
+	roleMemberRemove          // a user item losing a group id
+	roleGroupCheck            // the group must still exist
+	roleMemberItemAdd         // a member item put only if not there yet
+	roleMemberItemRemove      // a member item deleted only if there
+	roleIntent                // an intent item (intent.go)
+	roleToken                 // a new token item
 )
 
 type txItem struct {
@@ -59,6 +62,7 @@ func (s *Store) transact(ctx context.Context, op string, items []txItem) ([]cond
 	for i, it := range items {
 		writes[i] = it.write
 	}
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		// A fresh input every attempt: the SDK fills ClientRequestToken into
 		// the input, and a retry must not reuse the token of a cancelled call.
@@ -85,12 +89,43 @@ func (s *Store) transact(ctx context.Context, op string, items []txItem) ([]cond
 		if len(failures) > 0 {
 			return failures, nil
 		}
-		if !retryable || attempt >= s.conflictAttempts {
+		if !retryable {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+		if attempt >= s.conflictAttempts || !s.backoffWithin(ctx, start, attempt) {
+			return nil, contended(op, err)
 		}
+	}
+}
+
+// contended is the answer when conflicts outlasted the retries: 503 with
+// Retry-After, nothing of the transaction written.
+func contended(op string, err error) error {
+	return &scim.Error{Code: scim.EUnavailable, Detail: "the resource is being changed by other requests at this moment; nothing was changed, retry the request", Err: fmt.Errorf("%s: %w", op, err)}
+}
+
+// backoffWithin sleeps as backoff does, unless that would take the retries
+// of an operation begun at start past the store's retry bound or the
+// context's deadline; it reports whether to try again.
+func (s *Store) backoffWithin(ctx context.Context, start time.Time, attempt int) bool {
+	ceiling := s.conflictBase << min(attempt-1, 10)
+	wait := time.Millisecond
+	if ceiling > 0 {
+		wait += rand.N(ceiling)
+	}
+	if time.Since(start)+wait > s.retryBound {
+		return false
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+		return false
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
 

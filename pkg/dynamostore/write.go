@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +49,7 @@ func checkKeys(r *scim.Resource) error {
 // Create writes the resource, its uniqueness guards and the counter in one
 // transaction, and for a group with members the memberships too when they
 // fit into it. Larger member lists are verified first and added in chunks
-// right after the group is created (docs/dynamodb.md, "Create").
+// under an intent written with the group (docs/dynamodb.md, "Create").
 func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	op := "create " + noun(r.Type)
 	pk, rec, err := writableRecord(r)
@@ -76,13 +75,30 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 			return err
 		}
 	}
-	inline := len(items)+2*len(members) <= maxTransactItems
+	inline := len(items)+2*len(members) <= s.maxItems
+	var in *intent
 	if inline {
 		for _, m := range members {
 			items = append(items, s.memberAdd(pk, r.Conn, r.ID, m)...)
 		}
-	} else if err := s.verifyUsers(ctx, pk, members); err != nil {
-		return err
+	} else {
+		// Too many members for one transaction: the group is created with
+		// an intent to add them (intent.go), so that no reader ever sees it
+		// with only some, even after a crash.
+		if err := s.verifyUsers(ctx, pk, members); err != nil {
+			return err
+		}
+		addJSON, err := encodeIntentMembers(members)
+		if err != nil {
+			return err
+		}
+		in = &intent{SK: intentSK(r.Type, r.ID), Kind: kindMembers, Token: newToken(), ID: r.ID, Add: addJSON}
+		start, err := s.intentStart(pk, in)
+		if err != nil {
+			return err
+		}
+		item[attrPend] = str(in.Token)
+		items = append(items, start...)
 	}
 
 	failures, err := s.transact(ctx, op, items)
@@ -92,23 +108,12 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 	if len(failures) > 0 {
 		return createFailure(r, failures)
 	}
-	if inline {
+	if in == nil {
 		return nil
 	}
-	failures, err = s.applyMembers(ctx, pk, r.Conn, r.ID, nil, s.groupExists(pk, r.ID), members, nil)
-	if err == nil && len(failures) > 0 {
-		err = scim.NotFoundError(r.Type, r.ID)
-	}
-	if err != nil {
-		// A user vanished between the check and its chunk. Undo the create
-		// (as a delete, which also removes the memberships already added) so
-		// that the client's retry is not refused as a duplicate.
-		if undoErr := s.Delete(ctx, r.Conn, r.Type, r.ID, r.Version, r.LastModified); undoErr != nil {
-			return errors.Join(err, fmt.Errorf("%s: undo partial create: %w", op, undoErr))
-		}
-		return err
-	}
-	return nil
+	// A user deleted between the check and its chunk is left out, as if
+	// it had been deleted right after the create.
+	return s.complete(ctx, pk, r.Conn, in)
 }
 
 func createFailure(r *scim.Resource, failures []condFailure) error {
@@ -238,6 +243,7 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 		return err
 	}
 	fast := s.resourceUpdate(pk, rec, prevVersion, nil)[0].write.Update
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: fast.TableName, Key: fast.Key, UpdateExpression: fast.UpdateExpression,
@@ -250,11 +256,11 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 		// replaced while a group adds it, say), which the SDK does not retry.
 		// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
 		var conflict *types.TransactionConflictException
-		if !errors.As(err, &conflict) || attempt >= s.conflictAttempts {
+		if !errors.As(err, &conflict) {
 			break
 		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+		if attempt >= s.conflictAttempts || !s.backoffWithin(ctx, start, attempt) {
+			return contended(op, err)
 		}
 	}
 	if err == nil {
@@ -278,114 +284,132 @@ func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64
 	return nil
 }
 
-// Delete soft-deletes. Memberships are removed first, in chunks that each
-// re-check the version; the final transaction then swaps the live item for
-// its archive copy, frees the guards and decrements the counter. If it
-// fails half-way, the membership chunks already done are harmless and a
-// retry finishes the job.
+// Delete soft-deletes in one transaction that swaps the live item for its
+// archive copy, frees the guards, decrements the counter and ends the
+// memberships, when they fit (a user in up to 94 groups, a group of up to
+// 47 members). A larger one flips the visible state in that first
+// transaction and records an intent for the member items that remain,
+// which the same request then sweeps in chunks; should it stop half-way,
+// the next request or Sweep finishes the job (intent.go). The version
+// condition covers the memberships too: every membership change moves the
+// group's version, and a user's is checked by its group set.
 func (s *Store) Delete(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, prevVersion int64, at time.Time) error {
 	op := "delete " + noun(typ)
 	pk, err := connPK(conn)
 	if err != nil {
 		return err
 	}
-	// A membership added concurrently between cleanup and tombstone makes
-	// the tombstone's condition fail; go round again for it.
-	const rounds = 5
-	for range rounds {
-		rec, err := s.getRecord(ctx, pk, typ, id, op)
-		if err != nil {
-			return err
-		}
-		if rec.Version != prevVersion {
-			return scim.VersionConflictError(typ, id)
-		}
-		if typ == scim.UserResource {
-			err = s.leaveAllGroups(ctx, pk, conn, rec, op)
-		} else {
-			err = s.dropAllMembers(ctx, pk, conn, rec, op)
-		}
-		if err != nil {
-			return err
-		}
-		done, err := s.tombstone(ctx, pk, rec, at, op)
-		if err != nil || done {
-			return err
-		}
+	rec, err := s.readLive(ctx, pk, conn, typ, id, op)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%s %s: memberships kept changing during %d attempts", op, id, rounds)
-}
-
-// leaveAllGroups removes a user from every group in its grp set: per chunk,
-// the member items go and the group ids leave grp, conditional on the version
-// the delete was asked for.
-func (s *Store) leaveAllGroups(ctx context.Context, pk string, conn scim.Connection, rec *record, op string) error {
-	typ := scim.UserResource
-	for chunk := range slices.Chunk(rec.Groups, maxTransactItems-1) {
-		items := []txItem{{role: roleResource, write: updateItem(s.tableName(), key(pk, rec.SK),
-			"DELETE #grp :g", "#ver = :prev", names(attrGroups, attrVersion),
-			map[string]types.AttributeValue{":g": strSet(chunk...), ":prev": num(rec.Version)})}}
-		items[0].write.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-		for _, gid := range chunk {
-			items = append(items, txItem{write: deleteItem(s.tableName(), key(membersPK(conn, gid), rec.ID), "", nil, nil)})
-		}
-		failures, err := s.transact(ctx, op, items)
-		if err != nil {
-			return err
-		}
-		if len(failures) > 0 {
-			_, err := classifyUpdate(typ, rec.ID, rec.Version, failures[0].old)
-			if err == nil {
-				err = scim.VersionConflictError(typ, rec.ID)
+	if rec.Version != prevVersion {
+		return scim.VersionConflictError(typ, id)
+	}
+	tomb, err := s.tombstone(pk, rec, at, op)
+	if err != nil {
+		return err
+	}
+	in := &intent{SK: intentSK(typ, id), Token: newToken(), ID: id}
+	if typ == scim.UserResource {
+		in.Kind = kindDeleteUser
+		in.Groups = rec.Groups
+		items := tomb
+		if len(items)+len(rec.Groups) <= s.maxItems {
+			for _, gid := range rec.Groups {
+				items = append(items, txItem{write: deleteItem(s.tableName(), key(membersPK(conn, gid), id), "", nil, nil)})
 			}
+			return s.transactDelete(ctx, rec, items, op)
+		}
+		start, err := s.intentStart(pk, in)
+		if err != nil {
 			return err
 		}
+		if err := s.transactDelete(ctx, rec, append(items, start...), op); err != nil {
+			return err
+		}
+		return s.complete(ctx, pk, conn, in)
 	}
-	return nil
+	in.Kind = kindDeleteGroup
+	ids, err := s.memberIDs(ctx, conn, id, op)
+	if err != nil {
+		return err
+	}
+	if len(tomb)+2*len(ids) <= s.maxItems {
+		failures, _, err := s.applyMembers(ctx, pk, conn, id, memberChange{head: tomb}, nil, ids)
+		if err != nil {
+			return err
+		}
+		return deleteFailure(rec, failures)
+	}
+	start, err := s.intentStart(pk, in)
+	if err != nil {
+		return err
+	}
+	if err := s.transactDelete(ctx, rec, append(tomb, start...), op); err != nil {
+		return err
+	}
+	return s.complete(ctx, pk, conn, in)
 }
 
-// dropAllMembers removes every member of a group, chunk by chunk, each
-// chunk conditional on the group's version.
-func (s *Store) dropAllMembers(ctx context.Context, pk string, conn scim.Connection, rec *record, op string) error {
-	ids, err := s.memberIDs(ctx, conn, rec.ID, op)
+// transactDelete runs the first (or only) transaction of a delete.
+func (s *Store) transactDelete(ctx context.Context, rec *record, items []txItem, op string) error {
+	failures, err := s.transact(ctx, op, items)
 	if err != nil {
 		return err
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	check := s.groupCheck(pk, rec.ID, "#ver = :prev", names(attrVersion), map[string]types.AttributeValue{":prev": num(rec.Version)})
-	failures, err := s.applyMembers(ctx, pk, conn, rec.ID, nil, check, nil, ids)
-	if err != nil {
-		return err
+	return deleteFailure(rec, failures)
+}
+
+// deleteFailure explains a cancelled delete transaction.
+func deleteFailure(rec *record, failures []condFailure) error {
+	typ := scim.ResourceType(rec.Type)
+	for _, f := range failures {
+		switch f.role {
+		case roleResource:
+			if _, err := classifyUpdate(typ, rec.ID, rec.Version, f.old); err != nil {
+				return err
+			}
+			// Same version, other group set: a membership changed since the read.
+			return scim.VersionConflictError(typ, rec.ID)
+		case roleIntent:
+			// An intent of this resource is still open: let the retry roll it forward.
+			return scim.VersionConflictError(typ, rec.ID)
+		}
 	}
 	if len(failures) > 0 {
-		return scim.VersionConflictError(scim.GroupResource, rec.ID)
+		return fmt.Errorf("delete %s %s: a uniqueness guard is held by another resource", noun(typ), rec.ID)
 	}
 	return nil
 }
 
-// tombstone is the final step of Delete. done is false when the item
-// gained a membership since the cleanup.
-func (s *Store) tombstone(ctx context.Context, pk string, rec *record, at time.Time, op string) (done bool, err error) {
+// tombstone is what flips a resource to deleted: delete the live item
+// (conditional on the version, and for a user on its group set being the
+// one read), put the archive copy, release the guards, count one less.
+func (s *Store) tombstone(pk string, rec *record, at time.Time, op string) ([]txItem, error) {
 	typ := scim.ResourceType(rec.Type)
 	cond := "#ver = :prev"
+	n := names(attrVersion)
+	values := map[string]types.AttributeValue{":prev": num(rec.Version)}
 	if typ == scim.UserResource {
-		cond += " AND attribute_not_exists(#grp)"
+		n = names(attrVersion, attrGroups)
+		if len(rec.Groups) == 0 {
+			cond += " AND attribute_not_exists(#grp)"
+		} else {
+			cond += " AND #grp = :grp"
+			values[":grp"] = strSet(rec.Groups...)
+		}
 	}
-	del := deleteItem(s.tableName(), key(pk, rec.SK), cond, names(attrVersion, attrGroups),
-		map[string]types.AttributeValue{":prev": num(rec.Version)})
-	if typ != scim.UserResource {
-		del.Delete.ExpressionAttributeNames = names(attrVersion)
-	}
+	del := deleteItem(s.tableName(), key(pk, rec.SK), cond, n, values)
 	del.Delete.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 
 	archived := *rec
 	archived.SK = archiveSK(typ, rec.ID)
 	archived.Deleted = formatTime(at)
+	archived.Pend = ""
 	archive, err := attributevalue.MarshalMap(&archived)
 	if err != nil {
-		return false, fmt.Errorf("%s: encode archive: %w", op, err)
+		return nil, fmt.Errorf("%s: encode archive: %w", op, err)
 	}
 	items := []txItem{
 		{role: roleResource, write: del},
@@ -395,26 +419,5 @@ func (s *Store) tombstone(ctx context.Context, pk string, rec *record, at time.T
 	if rec.Ext != "" {
 		items = append(items, s.guardRelease(pk, extGuardSK(typ, rec.Ext), rec.ID))
 	}
-	items = append(items, s.counterAdd(pk, typ, rec.ID, -1))
-	failures, err := s.transact(ctx, op, items)
-	if err != nil {
-		return false, err
-	}
-	for _, f := range failures {
-		if f.role != roleResource {
-			continue
-		}
-		old, err := classifyUpdate(typ, rec.ID, rec.Version, f.old)
-		if err != nil {
-			return false, err
-		}
-		if len(old.Groups) > 0 {
-			return false, nil
-		}
-		return false, scim.VersionConflictError(typ, rec.ID)
-	}
-	if len(failures) > 0 {
-		return false, fmt.Errorf("%s: a uniqueness guard of %s %s is held by another resource", op, typ, rec.ID)
-	}
-	return true, nil
+	return append(items, s.counterAdd(pk, typ, rec.ID, -1)), nil
 }

@@ -66,6 +66,11 @@ type Config struct {
 	Admit func(ctx context.Context, conn scim.Connection) error
 	// Observer, when set, sees every request (metrics).
 	Observer Observer
+	// RequestTimeout is every request's deadline (DefaultRequestTimeout
+	// when zero). Work still running when it passes writes nothing more and
+	// is answered 503 with Retry-After. A deadline already on the request's
+	// context (a Lambda invocation's) applies if it is earlier.
+	RequestTimeout time.Duration
 }
 
 // Observer is told of each request: StartRequest before anything else (the
@@ -77,6 +82,10 @@ type Observer interface {
 	StartRequest(ctx context.Context) context.Context
 	EndRequest(ctx context.Context, route string, status int, latency time.Duration, conn scim.Connection)
 }
+
+// DefaultRequestTimeout is below API Gateway's 30 s integration timeout
+// and the functions' 29 s, so that a request ends with an answer of ours.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Handler serves SCIM requests.
 type Handler struct {
@@ -97,6 +106,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.RoutePrefix == "" {
 		cfg.RoutePrefix = BasePath
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	for _, rt := range Routes() {
@@ -163,7 +175,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RequestIDHeader, id)
 	rl := &requestLog{start: start}
 	rec := &statusRecorder{ResponseWriter: w}
-	ctx := context.WithValue(r.Context(), logKey{}, rl)
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, logKey{}, rl)
 	if h.cfg.Observer != nil {
 		ctx = h.cfg.Observer.StartRequest(ctx)
 	}
@@ -504,7 +518,9 @@ func (q *request) resource(rt Route, typ scim.ResourceType) error {
 			// A group PATCH reads only the group item, not its possibly huge
 			// member list, so it answers 204 (RFC 7644 §3.5.2 allows it; Okta
 			// and Entra accept it) instead of a body with partial members.
-			q.w.Header().Set("ETag", scim.ETag(res.Version))
+			if res.Version > 0 { // 0: committed, but the new version could not be read back
+				q.w.Header().Set("ETag", scim.ETag(res.Version))
+			}
 			q.w.WriteHeader(http.StatusNoContent)
 			return nil
 		}

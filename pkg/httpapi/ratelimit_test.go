@@ -53,11 +53,11 @@ func TestRateLimitAnswers429(t *testing.T) {
 	}
 }
 
-// slowStore makes Create run into the request's deadline, as a write stuck
+// slowCreateStore makes Create run into the request's deadline, as a write stuck
 // behind DynamoDB retries does at the end of a Lambda function's time.
-type slowStore struct{ scim.Store }
+type slowCreateStore struct{ scim.Store }
 
-func (s slowStore) Create(ctx context.Context, r *scim.Resource) error {
+func (s slowCreateStore) Create(ctx context.Context, r *scim.Resource) error {
 	<-ctx.Done()
 	return fmt.Errorf("create user: backoff: %w", ctx.Err())
 }
@@ -70,7 +70,7 @@ func TestDeadlineAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(httpapi.Config{Service: scim.NewService(slowStore{st.resources}), Tokens: st.tokens})
+	h := httpapi.New(httpapi.Config{Service: scim.NewService(slowCreateStore{st.resources}), Tokens: st.tokens})
 	// On Lambda the request context carries the function's deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -137,7 +138,28 @@ type EventHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.
 // the response, repeated headers are joined with commas, Set-Cookie becomes
 // cookies, and a body that is not UTF-8 is base64-encoded.
 func Handler(h http.Handler) EventHandler {
-	return httpadapter.NewV2(h).ProxyWithContext
+	proxy := httpadapter.NewV2(h).ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		ctx, cancel := requestDeadline(ctx)
+		defer cancel()
+		return proxy(ctx, ev)
+	}
+}
+
+// DeadlineMargin is the part of an invocation's remaining time kept back
+// from the request: enough to write the 503, log it and return the
+// response before Lambda ends the invocation.
+const DeadlineMargin = 1500 * time.Millisecond
+
+// requestDeadline is the invocation's deadline minus DeadlineMargin (at
+// least a tenth of the remaining time is left to the request).
+func requestDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	remaining := time.Until(deadline)
+	return context.WithTimeout(ctx, max(remaining-DeadlineMargin, remaining/10))
 }
 
 // Start runs the function's invoke loop with h; it does not return.

@@ -308,3 +308,26 @@ func readJSON(t *testing.T, file string, v any) {
 		t.Fatalf("%s: %v", file, err)
 	}
 }
+
+// TestHandlerDeadline: the request's deadline is the invocation's minus
+// DeadlineMargin, so that a 503 can still be sent before Lambda cuts it off.
+func TestHandlerDeadline(t *testing.T) {
+	var got time.Duration
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, ok := r.Context().Deadline()
+		if !ok {
+			t.Errorf("the request has no deadline")
+		}
+		got = time.Until(d)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := lambdaapi.Handler(h)(ctx, events.APIGatewayV2HTTPRequest{RawPath: "/", RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := 10*time.Second - lambdaapi.DeadlineMargin
+	if got > want || got < want-2*time.Second {
+		t.Fatalf("request deadline in %v, want about %v", got, want)
+	}
+}

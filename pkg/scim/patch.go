@@ -238,12 +238,20 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 	if err != nil {
 		return nil, err
 	}
+	if typ == GroupResource && !pre.set() {
+		if add, remove, ok := membershipOnly(ops); ok {
+			return s.patchMembers(ctx, conn, id, add, remove)
+		}
+	}
 	full := typ == GroupResource && needsAllMembers(ops)
 	return s.readModifyWrite(ctx, conn, typ, id, pre, full, func(cur *Resource) (*change, error) {
 		doc := deepCopyMap(cur.Attributes)
 		ms := newMemberSet(full, cur.Members)
 		p := patcher{s: s, typ: typ, doc: doc, members: ms}
 		for _, op := range ops {
+			if err := checkDeadline(ctx, typ, id); err != nil {
+				return nil, err
+			}
 			if err := p.apply(op); err != nil {
 				return nil, err
 			}

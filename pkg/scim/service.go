@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -243,16 +244,17 @@ type change struct {
 	remove  []string
 }
 
-// readModifyWrite reads the resource, lets modify compute the change and
-// writes it conditionally on the version read, retrying lost races unless
-// the client pinned a version with If-Match.
+// readModifyWrite applies modify to the resource as one atomic
+// read-modify-write of the store (Store.Update). Without If-Match a lost
+// race is simply applied again to the newer state, as RFC 7644 §3.14 lets a
+// provider do; with If-Match the second read no longer has the version the
+// client named, and the answer is 412.
 func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition, withMembers bool, modify func(cur *Resource) (*change, error)) (*Resource, error) {
 	op := "update " + string(typ)
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		cur, err := s.store.Get(ctx, conn, typ, id, withMembers)
-		if err != nil {
-			return nil, wrap(op, err)
-		}
+	if err := checkDeadline(ctx, typ, id); err != nil {
+		return nil, err
+	}
+	res, err := s.store.Update(ctx, conn, typ, id, withMembers, func(cur *Resource) (*Change, error) {
 		if err := pre.check(cur); err != nil {
 			return nil, err
 		}
@@ -266,28 +268,110 @@ func (s *Service) readModifyWrite(ctx context.Context, conn Connection, typ Reso
 		if err := checkName(typ, cur, ch.next.Name); err != nil {
 			return nil, err
 		}
+		// The PATCH or PUT has been applied in memory; past the deadline
+		// nothing may be written (the client has given up or is about to).
+		if err := checkDeadline(ctx, typ, id); err != nil {
+			return nil, err
+		}
 		next := ch.next
-		if !ch.members && attributesEqual(cur, next) {
-			return cur, nil // nothing to change: keep the version, write nothing
+		membersChange := ch.members && (len(ch.add) > 0 || len(ch.remove) > 0)
+		if !membersChange && attributesEqual(cur, next) {
+			return nil, nil // nothing to change: keep the version, write nothing
 		}
 		next.Version = cur.Version + 1
 		next.LastModified = s.timestamp()
-		if ch.members {
-			err = s.store.ModifyMembers(ctx, next, cur.Version, ch.add, ch.remove)
-		} else {
-			err = s.store.Replace(ctx, next, cur.Version)
+		return &Change{Next: next, Members: membersChange, Add: ch.add, Remove: ch.remove}, nil
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return res, nil
+}
+
+// checkDeadline refuses to start (or to write) work after the request's
+// deadline: the answer is 503 with Retry-After, and nothing is written.
+func checkDeadline(ctx context.Context, typ ResourceType, id string) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Code: EUnavailable, Detail: fmt.Sprintf("the request ran out of time before %s %q was changed; nothing was changed, retry the request", strings.ToLower(string(typ)), id), Err: err}
+	}
+	return nil
+}
+
+// membershipOnly reports whether a group PATCH does nothing but add
+// members by value and remove them by id (what Okta and Entra send), and
+// then what it adds and removes, applied in order. Such a PATCH does not
+// depend on the group's other attributes or its version, so it is applied
+// without reading the group (Store.PatchMembers) and concurrent ones never
+// conflict.
+func membershipOnly(ops []patchOp) (add []Member, remove []string, ok bool) {
+	type state struct {
+		member Member
+		added  bool
+	}
+	final := map[string]state{}
+	var order []string
+	set := func(id string, st state) {
+		if _, seen := final[id]; !seen {
+			order = append(order, id)
 		}
-		if err == nil {
-			if ch.members && withMembers {
-				next.Members = applyMemberDiff(cur.Members, ch.add, ch.remove)
+		final[id] = st
+	}
+	for _, op := range ops {
+		if op.path == "" || !isMembersPath(op.path) {
+			return nil, nil, false
+		}
+		whole := strings.EqualFold(strings.TrimPrefix(strings.ToLower(op.path), strings.ToLower(GroupSchema)+":"), "members")
+		switch {
+		case whole && op.op == "add":
+			members, err := parseMembers(op.value)
+			if err != nil {
+				return nil, nil, false // the general path reports it
 			}
-			return next, nil
-		}
-		if err := afterLostRace(op, err, pre, typ, id); err != nil {
-			return nil, err
+			for _, m := range members {
+				set(m.Value, state{member: m, added: true})
+			}
+		case whole && op.op == "remove" && op.value != nil:
+			members, err := parseMembers(op.value)
+			if err != nil {
+				return nil, nil, false
+			}
+			for _, m := range members {
+				set(m.Value, state{})
+			}
+		case !whole && op.op == "remove":
+			ids, ok := memberIDsFromPath(op.path)
+			if !ok {
+				return nil, nil, false
+			}
+			for _, id := range ids {
+				set(id, state{})
+			}
+		default:
+			return nil, nil, false // replace, or remove all: needs the member list
 		}
 	}
-	return nil, VersionConflictError(typ, id)
+	for _, id := range order {
+		if st := final[id]; st.added {
+			add = append(add, st.member)
+		} else {
+			remove = append(remove, id)
+		}
+	}
+	return add, remove, true
+}
+
+// patchMembers applies a membership-only group PATCH. The resource
+// returned carries the id and the version after the change only: the group
+// was not read, and a group PATCH answers 204 with just the ETag.
+func (s *Service) patchMembers(ctx context.Context, conn Connection, id string, add []Member, remove []string) (*Resource, error) {
+	if err := checkDeadline(ctx, GroupResource, id); err != nil {
+		return nil, err
+	}
+	version, err := s.store.PatchMembers(ctx, conn, id, add, remove, s.timestamp())
+	if err != nil {
+		return nil, wrap("patch members of group", err)
+	}
+	return &Resource{Conn: conn, Type: GroupResource, ID: id, Version: version}, nil
 }
 
 // afterLostRace decides what a failed conditional write means: nil to read
@@ -304,10 +388,35 @@ func afterLostRace(op string, err error, pre Precondition, typ ResourceType, id 
 	return nil
 }
 
+// retryBackoff waits before another attempt after a lost race: full
+// jitter below 10 ms·2^attempt, so that racing requests spread out. It
+// reports false when RetryBound since start, or the deadline, would pass.
+func retryBackoff(ctx context.Context, start time.Time, attempt int) bool {
+	wait := time.Duration(rand.Int64N(int64(10*time.Millisecond)<<min(attempt, 8))) + time.Millisecond
+	if time.Since(start)+wait > RetryBound {
+		return false
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // Delete handles DELETE (RFC 7644 §3.6): the resource leaves the API, its
 // record stays for audit.
 func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType, id string, pre Precondition) error {
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		if err := checkDeadline(ctx, typ, id); err != nil {
+			return err
+		}
 		cur, err := s.store.Get(ctx, conn, typ, id, false)
 		if err != nil {
 			return wrap("delete "+string(typ), err)
@@ -322,8 +431,10 @@ func (s *Service) Delete(ctx context.Context, conn Connection, typ ResourceType,
 		if err := afterLostRace("delete "+string(typ), err, pre, typ, id); err != nil {
 			return err
 		}
+		if !retryBackoff(ctx, start, attempt) {
+			return UnavailableError(typ, id, "it kept changing while being deleted")
+		}
 	}
-	return VersionConflictError(typ, id)
 }
 
 // ListQuery is a list or search request (RFC 7644 §3.4.2).
@@ -485,6 +596,11 @@ func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceTyp
 	var matches []*Resource
 	after, scanned := "", 0
 	for {
+		// Filter evaluation stops at the request's deadline (503) instead
+		// of running on for a client that has gone.
+		if err := ctx.Err(); err != nil {
+			return nil, wrap("filter "+string(typ), err)
+		}
 		limit := min(scanPageSize, s.maxFilterScan-scanned+1)
 		res, err := s.store.List(ctx, conn, typ, ListOptions{After: after, Limit: limit, WithMembers: withMembers})
 		if err != nil {
@@ -528,6 +644,11 @@ func wrap(op string, err error) error {
 	var se *Error
 	if errors.As(err, &se) && se.Code != EInternal {
 		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// The request's deadline passed (or its client left) in the middle
+		// of a store call: a retry later may succeed.
+		return &Error{Code: EUnavailable, Detail: "the request ran out of time; retry it (a change that was cut short is completed or undone by the retry)", Err: fmt.Errorf("%s: %w", op, err)}
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

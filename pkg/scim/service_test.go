@@ -620,6 +620,14 @@ func (s *racingStore) Replace(ctx context.Context, r *scim.Resource, prev int64)
 	return s.Store.Replace(ctx, r, prev)
 }
 
+// Update lets the other writer win just before the store's atomic
+// read-modify-write: without If-Match the change applies to the newer
+// version, with If-Match the version read is no longer the one named.
+func (s *racingStore) Update(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, withMembers bool, modify func(*scim.Resource) (*scim.Change, error)) (*scim.Resource, error) {
+	s.race(ctx, conn, typ, id)
+	return s.Store.Update(ctx, conn, typ, id, withMembers, modify)
+}
+
 func (s *racingStore) Delete(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, prev int64, at time.Time) error {
 	s.race(ctx, conn, typ, id)
 	return s.Store.Delete(ctx, conn, typ, id, prev, at)

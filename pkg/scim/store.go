@@ -144,6 +144,63 @@ type Store interface {
 	// Replace, conditional on prevVersion), then adds and removes members.
 	// Adding an existing member or removing a non-member is a no-op.
 	ModifyMembers(ctx context.Context, group *Resource, prevVersion int64, add []Member, remove []string) error
+
+	// Update is an atomic read-modify-write of one live resource: the store
+	// reads it (a group with its members when withMembers), modify computes
+	// the change, and the store writes it only if the resource is still as
+	// read. When another writer got in between, the store reads again and
+	// calls modify again, so modify must depend on cur alone and may run more
+	// than once; an error from modify is returned as it is and writes nothing.
+	// A nil *Change writes nothing. Update returns the resource as written
+	// (Members only when withMembers), or as read when nothing was written.
+	// A store that cannot win the race within its time bound (RetryBound)
+	// answers EUnavailable; it never answers EConflict.
+	Update(ctx context.Context, conn Connection, typ ResourceType, id string, withMembers bool, modify func(cur *Resource) (*Change, error)) (*Resource, error)
+
+	// PatchMembers adds and removes members of a live group without any
+	// precondition on its version: the effect of adding or removing a member
+	// does not depend on the group's other attributes, so concurrent
+	// membership changes never conflict (IdPs send them in parallel).
+	// Removals come after additions. The group's version goes up by exactly
+	// one and its lastModified becomes at if and only if its membership
+	// changed: adding a member already present (with the same or no display)
+	// or removing a non-member changes nothing. It returns the group's
+	// version right after the change (for the ETag of the answer); under
+	// concurrent changes that version may include theirs as well.
+	PatchMembers(ctx context.Context, conn Connection, groupID string, add []Member, remove []string, at time.Time) (version int64, err error)
+}
+
+// Sweeper is implemented by a store whose changes can span several
+// transactions (DynamoDB): Sweep completes every change of conn that a
+// crash left half-applied, idempotently and safely alongside requests. A
+// consistency check calls it; the store also does so itself whenever it
+// finds such a change. The embedded store needs none.
+type Sweeper interface {
+	Sweep(ctx context.Context, conn Connection) error
+}
+
+// Change is what Store.Update writes: the resource's new own attributes
+// (Next, whose Version the caller sets to the read version + 1) and, for a
+// group when Members is set, the members to add and remove. Adding a member
+// already present and removing a non-member are no-ops; when Next's own
+// attributes equal the stored ones and no membership changes, the store
+// writes nothing and the version stays.
+type Change struct {
+	Next    *Resource
+	Members bool
+	Add     []Member
+	Remove  []string
+}
+
+// RetryBound is how long a store keeps retrying a write that lost a race
+// or a transaction conflict (with jittered exponential backoff) before it
+// answers EUnavailable, which the HTTP layer sends as 503 with Retry-After.
+const RetryBound = 2 * time.Second
+
+// UnavailableError is what a store answers when RetryBound or the request's
+// deadline ran out before its write could be applied; nothing was written.
+func UnavailableError(typ ResourceType, id, why string) error {
+	return Errorf(EUnavailable, "%s %q could not be changed now (%s); nothing was changed, retry the request", typ, id, why)
 }
 
 // NotFoundError is the error stores return for a missing resource.

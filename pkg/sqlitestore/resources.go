@@ -78,22 +78,203 @@ func (s *Store) FindByExternalID(ctx context.Context, conn scim.Connection, typ 
 func (s *Store) getBy(ctx context.Context, conn scim.Connection, typ scim.ResourceType, column, key, shown string, withMembers bool) (*scim.Resource, error) {
 	var r *scim.Resource
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+` AND `+column+` = ?`,
-			conn.Tenant, conn.SSO, string(typ), key)
 		var err error
-		r, err = scanResource(row, conn, typ)
-		if errors.Is(err, sql.ErrNoRows) {
-			return scim.NotFoundError(typ, shown)
-		}
-		if err != nil {
-			return fmt.Errorf("get %s %s/%s: %w", typ, conn, shown, err)
-		}
-		return fillRelations(ctx, tx, conn, typ, []*scim.Resource{r}, withMembers)
+		r, err = getIn(ctx, tx, conn, typ, column, key, shown, withMembers)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// getIn reads a live resource within tx (see getBy).
+func getIn(ctx context.Context, tx *sql.Tx, conn scim.Connection, typ scim.ResourceType, column, key, shown string, withMembers bool) (*scim.Resource, error) {
+	row := tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+` AND `+column+` = ?`,
+		conn.Tenant, conn.SSO, string(typ), key)
+	r, err := scanResource(row, conn, typ)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, scim.NotFoundError(typ, shown)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s/%s: %w", typ, conn, shown, err)
+	}
+	if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{r}, withMembers); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Update implements scim.Store: read, modify and write happen in one write
+// transaction (BEGIN IMMEDIATE holds the file's write lock from the read
+// on), so no other writer can come in between and no race is ever lost:
+// modify runs exactly once.
+func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.ResourceType, id string, withMembers bool, modify func(cur *scim.Resource) (*scim.Change, error)) (*scim.Resource, error) {
+	var out *scim.Resource
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := getIn(ctx, tx, conn, typ, "id", id, id, withMembers)
+		if err != nil {
+			return err
+		}
+		ch, err := modify(cur)
+		if err != nil {
+			return err
+		}
+		out = cur
+		if ch == nil || ch.Next == nil {
+			return nil
+		}
+		next := ch.Next
+		var add []scim.Member
+		var remove []string
+		if ch.Members && typ == scim.GroupResource {
+			if add, remove, err = effectiveMemberChange(ctx, tx, conn, id, ch.Add, ch.Remove); err != nil {
+				return err
+			}
+		}
+		if len(add) == 0 && len(remove) == 0 && sameOwnAttributes(cur, next) {
+			return nil // nothing changes: the version stays
+		}
+		if err := checkMembers(ctx, tx, conn, add); err != nil {
+			return err
+		}
+		if err := replaceOwn(ctx, tx, next, cur.Version); err != nil {
+			return err
+		}
+		if err := addMembers(ctx, tx, conn, id, add); err != nil {
+			return err
+		}
+		if err := removeMembers(ctx, tx, conn, id, remove); err != nil {
+			return err
+		}
+		written := *next
+		written.Members = nil
+		if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{&written}, withMembers); err != nil {
+			return err
+		}
+		out = &written
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PatchMembers implements scim.Store: one write transaction, no version
+// precondition; the version moves only when the membership does.
+func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID string, add []scim.Member, remove []string, at time.Time) (version int64, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT version FROM resources WHERE `+liveResource+` AND id = ?`,
+			conn.Tenant, conn.SSO, string(scim.GroupResource), groupID).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return scim.NotFoundError(scim.GroupResource, groupID)
+		}
+		if err != nil {
+			return fmt.Errorf("patch members of group %s/%s: %w", conn, groupID, err)
+		}
+		add, remove, err := effectiveMemberChange(ctx, tx, conn, groupID, add, remove)
+		if err != nil {
+			return err
+		}
+		if len(add) == 0 && len(remove) == 0 {
+			return nil
+		}
+		if err := checkMembers(ctx, tx, conn, add); err != nil {
+			return err
+		}
+		if err := addMembers(ctx, tx, conn, groupID, add); err != nil {
+			return err
+		}
+		if err := removeMembers(ctx, tx, conn, groupID, remove); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE resources SET version = version + 1, last_modified = ? WHERE `+liveResource+` AND id = ?`,
+			formatTime(at), conn.Tenant, conn.SSO, string(scim.GroupResource), groupID); err != nil {
+			return fmt.Errorf("patch members of group %s/%s: %w", conn, groupID, err)
+		}
+		version++
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return version, nil
+}
+
+// effectiveMemberChange reduces add and remove to what changes the group:
+// an id in both is only removed (removals come after additions), a member
+// already present is not added again unless a new display is sent, and a
+// non-member is not removed.
+func effectiveMemberChange(ctx context.Context, tx *sql.Tx, conn scim.Connection, groupID string, add []scim.Member, remove []string) ([]scim.Member, []string, error) {
+	removing := map[string]bool{}
+	for _, id := range remove {
+		removing[id] = true
+	}
+	ids := slices.Clone(remove)
+	for _, m := range add {
+		ids = append(ids, m.Value)
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode member ids: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT user_id, display FROM members
+WHERE tenant = ? AND sso = ? AND group_id = ? AND user_id IN (SELECT value FROM json_each(?))`,
+		conn.Tenant, conn.SSO, groupID, string(idList))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read members of group %s/%s: %w", conn, groupID, err)
+	}
+	defer rows.Close()
+	present := map[string]string{}
+	for rows.Next() {
+		var id, display string
+		if err := rows.Scan(&id, &display); err != nil {
+			return nil, nil, fmt.Errorf("read members of group %s/%s: %w", conn, groupID, err)
+		}
+		present[id] = display
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read members of group %s/%s: %w", conn, groupID, err)
+	}
+	var effAdd []scim.Member
+	last := map[string]int{}
+	for _, m := range add {
+		if removing[m.Value] {
+			continue
+		}
+		if display, ok := present[m.Value]; ok && (m.Display == "" || m.Display == display) {
+			continue
+		}
+		if i, ok := last[m.Value]; ok {
+			effAdd[i] = m
+			continue
+		}
+		last[m.Value] = len(effAdd)
+		effAdd = append(effAdd, m)
+	}
+	var effRemove []string
+	seen := map[string]bool{}
+	for _, id := range remove {
+		if _, ok := present[id]; ok && !seen[id] {
+			seen[id] = true
+			effRemove = append(effRemove, id)
+		}
+	}
+	return effAdd, effRemove, nil
+}
+
+// sameOwnAttributes reports whether next stores exactly what cur does.
+func sameOwnAttributes(cur, next *scim.Resource) bool {
+	if cur.Name != next.Name || cur.ExternalID != next.ExternalID || cur.Active != next.Active {
+		return false
+	}
+	a, errA := json.Marshal(cur.Attributes)
+	b, errB := json.Marshal(next.Attributes)
+	return errA == nil && errB == nil && string(a) == string(b)
 }
 
 // Replace implements scim.Store. Memberships are left as they are: members

@@ -47,6 +47,9 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		return storetest.Stores{Resources: s, Tokens: s}
 	})
+	storetest.RunWritePath(t, func(t *testing.T) storetest.Stores {
+		return storetest.Stores{Resources: s, Tokens: s}
+	})
 }
 
 // TestTwoHandlesWriteConcurrently is `scimgate serve` provisioning users
