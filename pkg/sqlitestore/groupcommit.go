@@ -120,7 +120,9 @@ func applyBatch(db *sql.DB, batch []*writeRequest) {
 	}
 	// The shared transaction was lost (an interrupted statement, a full
 	// disk: SQLite then rolls back the whole transaction) before its commit:
-	// nothing of it is applied, so each of these runs again on its own.
+	// nothing of it is applied, so each of these runs again on its own. fn
+	// then runs a second time on a fresh read of the state; its first run
+	// left nothing behind.
 	for _, req := range rerun {
 		req.done <- writeAlone(req.ctx, db, req.fn)
 	}
