@@ -81,11 +81,11 @@ BENCH_BASELINE ?= 59fd435
 bench-report: tools
 	$(GO) run ./functions/internal/perfreport -out docs -baseline $(BENCH_BASELINE)
 
-# The reliability suite (internal/stress): builds scimgate, serves it on the embedded store and on DynamoDB
+# The reliability suite (cmd/scimgate-stress): builds scimgate, serves it on the embedded store and on DynamoDB
 # (moto_server), loopback only, and runs retry storms, contention, oversize input and kill -9 during writes.
 # About a minute; not part of make test. STRESS_FLAGS='-stores sqlite' runs one store.
 stress:
-	$(GO) run ./internal/stress $(STRESS_FLAGS)
+	$(GO) run ./cmd/scimgate-stress $(STRESS_FLAGS)
 
 lint: fmtcheck
 	$(GO) vet ./...

@@ -140,6 +140,18 @@ func TestCheckOnDynamoDB(t *testing.T) {
 	if _, code := run("token", "create", "--tenant", "acme", "--sso", "okta", "--dynamodb-table", "scimgate-check"); code != 0 {
 		t.Fatalf("token create: exit %d", code)
 	}
+	// table migrate visits every connection and is idempotent.
+	for range 2 {
+		cmd := exec.Command(bin, "table", "migrate", "--dynamodb-table", "scimgate-check")
+		cmd.Env = env
+		msg, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(msg), "1 connection(s), 0 name guard(s) moved") {
+			t.Fatalf("table migrate: %v\n%s", err, msg)
+		}
+	}
+	if _, code := run("table", "migrate"); code != 2 {
+		t.Fatalf("table migrate without a table: exit %d, want 2", code)
+	}
 	out, code := run("check", "--all", "--json", "--dynamodb-table", "scimgate-check")
 	var doc checkOutput
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || len(doc.Connections) != 1 || doc.Connections[0].Tenant != "acme" {

@@ -43,7 +43,7 @@ func commands() ([]*command, []*group) {
 	groups := []*group{
 		{name: "connection", summary: "create, list, show, disable, enable, delete and purge SSO connections", subs: connectionCommands()},
 		{name: "token", summary: "create, list, rotate and revoke a connection's bearer tokens", subs: tokenCommands()},
-		{name: "table", summary: "create the DynamoDB table", subs: []*command{tableCreateCommand()}},
+		{name: "table", summary: "create or migrate the DynamoDB table", subs: []*command{tableCreateCommand(), tableMigrateCommand()}},
 	}
 	return top, groups
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/admin"
+	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/auth"
 )
 
@@ -119,35 +120,27 @@ func connectionShowCommand() *command {
 			cf.register(fs)
 			af.register(fs, true)
 			return func(ctx context.Context, out streams) (err error) {
-				conn, err := cf.conn()
-				if err != nil {
-					return err
-				}
-				svc, st, err := af.service(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.close()
-				defer st.explain(&err)
-				d, err := svc.ShowConnection(ctx, conn)
-				if err != nil {
-					return fmt.Errorf("show connection %s: %w", conn, err)
-				}
-				if af.json {
-					if d.Tokens == nil {
-						d.Tokens = []admin.Token{}
+				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
+					d, err := svc.ShowConnection(ctx, conn)
+					if err != nil {
+						return fmt.Errorf("show connection %s: %w", conn, err)
 					}
-					return printJSON(out.stdout, d)
-				}
-				if err := printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
-					{"connection", conn.String()}, {"name", orDash(d.Name)}, {"state", string(d.State)},
-					{"created", timeCell(&d.Created)}, {"base URL", d.BaseURL},
-					{"users", strconv.Itoa(d.Users)}, {"groups", strconv.Itoa(d.Groups)},
-				}); err != nil {
-					return err
-				}
-				fmt.Fprintln(out.stdout)
-				return printTokens(out, d.Tokens)
+					if af.json {
+						if d.Tokens == nil {
+							d.Tokens = []admin.Token{}
+						}
+						return printJSON(out.stdout, d)
+					}
+					if err := printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
+						{"connection", conn.String()}, {"name", orDash(d.Name)}, {"state", string(d.State)},
+						{"created", timeCell(&d.Created)}, {"base URL", d.BaseURL},
+						{"users", strconv.Itoa(d.Users)}, {"groups", strconv.Itoa(d.Groups)},
+					}); err != nil {
+						return err
+					}
+					fmt.Fprintln(out.stdout)
+					return printTokens(out, d.Tokens)
+				})
 			}
 		},
 	}
@@ -168,25 +161,17 @@ func connectionStateCommand(verb string, state auth.ConnectionState) *command {
 			cf.register(fs)
 			af.register(fs, true)
 			return func(ctx context.Context, out streams) (err error) {
-				conn, err := cf.conn()
-				if err != nil {
-					return err
-				}
-				svc, st, err := af.service(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.close()
-				defer st.explain(&err)
-				c, err := svc.SetState(ctx, conn, state)
-				if err != nil {
-					return fmt.Errorf("%s connection %s: %w", verb, conn, err)
-				}
-				if af.json {
-					return printJSON(out.stdout, c)
-				}
-				fmt.Fprintf(out.stdout, "connection %s is %s\n", conn, c.State)
-				return nil
+				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
+					c, err := svc.SetState(ctx, conn, state)
+					if err != nil {
+						return fmt.Errorf("%s connection %s: %w", verb, conn, err)
+					}
+					if af.json {
+						return printJSON(out.stdout, c)
+					}
+					fmt.Fprintf(out.stdout, "connection %s is %s\n", conn, c.State)
+					return nil
+				})
 			}
 		},
 	}
@@ -204,21 +189,13 @@ func connectionDeleteCommand() *command {
 			cf.register(fs)
 			af.register(fs, false)
 			return func(ctx context.Context, out streams) (err error) {
-				conn, err := cf.conn()
-				if err != nil {
-					return err
-				}
-				svc, st, err := af.service(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.close()
-				defer st.explain(&err)
-				if err := svc.DeleteConnection(ctx, conn); err != nil {
-					return fmt.Errorf("delete connection %s: %w", conn, err)
-				}
-				fmt.Fprintf(out.stdout, "connection %s is deleted; `scimgate connection purge --tenant %s --sso %s --yes` erases its data\n", conn, conn.Tenant, conn.SSO)
-				return nil
+				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
+					if err := svc.DeleteConnection(ctx, conn); err != nil {
+						return fmt.Errorf("delete connection %s: %w", conn, err)
+					}
+					fmt.Fprintf(out.stdout, "connection %s is deleted; `scimgate connection purge --tenant %s --sso %s --yes` erases its data\n", conn, conn.Tenant, conn.SSO)
+					return nil
+				})
 			}
 		},
 	}

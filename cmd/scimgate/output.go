@@ -138,3 +138,20 @@ func noteExpiry(w io.Writer, expires *time.Time) {
 	}
 	fmt.Fprintf(w, "the token expires at %s\n", expires.UTC().Format(time.RFC3339))
 }
+
+// onConnection runs fn with the connection cf names and the admin service on
+// the chosen store, then closes the store; an AWS failure becomes one line
+// that says what to do.
+func (f *adminFlags) onConnection(ctx context.Context, cf *connFlags, fn func(scim.Connection, *admin.Service) error) (err error) {
+	conn, err := cf.conn()
+	if err != nil {
+		return err
+	}
+	svc, st, err := f.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	defer st.explain(&err)
+	return fn(conn, svc)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/admin"
+	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/adminapi"
 	"github.com/scimgate/scimgate/pkg/auth"
 )
@@ -89,27 +90,19 @@ func tokenListCommand() *command {
 			cf.register(fs)
 			af.register(fs, true)
 			return func(ctx context.Context, out streams) (err error) {
-				conn, err := cf.conn()
-				if err != nil {
-					return err
-				}
-				svc, st, err := af.service(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.close()
-				defer st.explain(&err)
-				tokens, err := svc.ListTokens(ctx, conn)
-				if err != nil {
-					return fmt.Errorf("list the tokens of %s: %w", conn, err)
-				}
-				if af.json {
-					if tokens == nil {
-						tokens = []admin.Token{}
+				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
+					tokens, err := svc.ListTokens(ctx, conn)
+					if err != nil {
+						return fmt.Errorf("list the tokens of %s: %w", conn, err)
 					}
-					return printJSON(out.stdout, tokens)
-				}
-				return printTokens(out, tokens)
+					if af.json {
+						if tokens == nil {
+							tokens = []admin.Token{}
+						}
+						return printJSON(out.stdout, tokens)
+					}
+					return printTokens(out, tokens)
+				})
 			}
 		},
 	}

@@ -7,7 +7,7 @@
 // line per case and ends with "N passed, N failed" (exit status 1 if any
 // failed).
 //
-//	go run ./internal/stress [-bin path/to/scimgate] [-stores sqlite,dynamodb] [-serialize-moto=true]
+//	go run ./cmd/scimgate-stress [-bin path/to/scimgate] [-stores sqlite,dynamodb] [-serialize-moto=true]
 package main
 
 import (
@@ -196,7 +196,9 @@ func (e *env) run(args ...string) (string, error) {
 }
 
 func (e *env) startServe() error {
-	cmd := exec.Command(e.bin, append([]string{"serve", "--addr", e.addr}, e.args...)...)
+	// The suite measures contention, not the per-connection rate limit: it
+	// sends one connection far more than an IdP would in a second.
+	cmd := exec.Command(e.bin, append([]string{"serve", "--addr", e.addr, "--rate-limit", "off"}, e.args...)...)
 	cmd.Env = append(e.environ, "SCIMGATE_LOG_LEVEL=error")
 	proc, err := subprocess.Start(cmd, &subprocess.Buffer{Limit: 64 << 10})
 	if err != nil {
