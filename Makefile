@@ -7,6 +7,7 @@
 #   make invoke FUNCTION=UsersFunction EVENT=events/07-users-create.json
 #                                              run one function under the Lambda Runtime Interface Emulator
 #   make deploy                                sam build && sam deploy
+#   make bench-report                          measure and rewrite docs/performance.md and docs/performance.svg
 
 GO ?= go
 GOBIN ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
@@ -27,7 +28,7 @@ LAMBDA_GOARCH ?= arm64
 FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation FuzzSimpleExpression
 FUZZTIME ?= 10s
 
-.PHONY: all build run test fuzz bench stress lint fmtcheck tools invoke deploy clean
+.PHONY: all build run test fuzz bench bench-report stress lint fmtcheck tools invoke deploy clean
 
 all: build
 
@@ -71,6 +72,14 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The commit whose embedded store commits every write on its own: the throughput replay's "before".
+BENCH_BASELINE ?= 59fd435
+
+# Runs the benchmarks (DynamoDB calls and request units on moto, scale curves on both stores, group commit, cold start
+# under the emulator, the throughput replay against scimgate serve) and writes docs/performance.md and .svg from them.
+bench-report: tools
+	$(GO) run ./functions/internal/perfreport -out docs -baseline $(BENCH_BASELINE)
 
 # The reliability suite (cmd/scimgate-stress): builds scimgate, serves it on the embedded store and on DynamoDB
 # (moto_server), loopback only, and runs retry storms, contention, oversize input and kill -9 during writes.

@@ -29,9 +29,12 @@ import (
 func BenchmarkDynamoDBCalls(b *testing.B) {
 	srv := dynamotest.Start(b)
 	counter := &dynamostore.CallCounter{}
-	counted := srv.Client(b, counter.ClientOption())
 	plain := srv.Client(b)
 	table := srv.NewTable(b, plain)
+	// The request units each call would be billed, from the items' sizes
+	// (moto's own ConsumedCapacity figures are constants).
+	meter := dynamostore.NewCapacityMeter(plain, table)
+	counted := srv.Client(b, counter.ClientOption(), meter.ClientOption())
 	resources := dynamostore.New(counted, table)
 	tokens := dynamostore.New(plain, table)
 	conn := scim.Connection{Tenant: "bench", SSO: "okta"}
@@ -148,6 +151,7 @@ func BenchmarkDynamoDBCalls(b *testing.B) {
 			b.StopTimer()
 			id := spare(1)[0]
 			counter.Reset()
+			meter.Reset()
 			b.StartTimer()
 			do(b, "DELETE", "/Users/"+id, "", 204)
 		}},
@@ -155,7 +159,9 @@ func BenchmarkDynamoDBCalls(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			counter.Reset()
+			meter.Reset()
 			calls := map[string]int{}
+			var rru, wru float64
 			n := 0
 			for b.Loop() {
 				tc.op(b)
@@ -163,6 +169,9 @@ func BenchmarkDynamoDBCalls(b *testing.B) {
 					calls[k] += v
 				}
 				counter.Reset()
+				r, w := meter.Units()
+				rru, wru = rru+r, wru+w
+				meter.Reset()
 				n++
 			}
 			total := 0
@@ -173,6 +182,8 @@ func BenchmarkDynamoDBCalls(b *testing.B) {
 			}
 			sort.Strings(parts)
 			b.ReportMetric(float64(total)/float64(n), "ddbcalls/op")
+			b.ReportMetric(rru/float64(n), "rru/op")
+			b.ReportMetric(wru/float64(n), "wru/op")
 			b.Logf("%s: %s", tc.name, strings.Join(parts, " "))
 		})
 	}

@@ -57,6 +57,8 @@ type Store struct {
 	// parallel with each other and with the writer, each on a consistent
 	// snapshot.
 	reader *sql.DB
+	// commits queues concurrent writes for writer (groupcommit.go).
+	commits groupCommitter
 }
 
 // Open opens the store at path, creating its directory (0700), the file
@@ -151,21 +153,11 @@ func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
 	return !exists, nil
 }
 
-// write runs fn in one write transaction (BEGIN IMMEDIATE) and commits only
-// if fn succeeds, so every method applies completely or not at all.
+// write runs fn in a write transaction (BEGIN IMMEDIATE) and applies it only
+// if fn succeeds, so every method applies completely or not at all. Writes
+// made at the same time share one commit (groupcommit.go).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin write transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.commits.write(ctx, s.writer, fn)
 }
 
 // read runs fn in one read-only transaction, so that a resource and its

@@ -11,7 +11,8 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/scimgate/scimgate/pkg/dynamostore"
@@ -51,9 +52,7 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, err
 	}
-	// The SDK reads region, credentials (the execution role's, from the
-	// environment Lambda sets) and AWS_ENDPOINT_URL_DYNAMODB itself.
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsConfigFromEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -83,4 +82,38 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 		Resources:       []httpapi.Resource{resource},
 		DedicatedTenant: cfg.DedicatedTenant,
 	})), nil
+}
+
+// awsConfigFromEnv is the AWS configuration Lambda hands a function: the
+// region and the execution role's temporary credentials are environment
+// variables (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
+// valid for the life of the execution environment, and AWS_ENDPOINT_URL_DYNAMODB
+// (or AWS_ENDPOINT_URL), when set, points the client at a local DynamoDB.
+// Reading them directly, rather than with config.LoadDefaultConfig, keeps the
+// SDK's shared-config, SSO, STS and instance-metadata credential providers
+// out of the binary, whose package initialisers are a third of the
+// function's init (docs/performance.md).
+func awsConfigFromEnv(getenv func(string) string) (aws.Config, error) {
+	region := getenv("AWS_REGION")
+	if region == "" {
+		region = getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		return aws.Config{}, fmt.Errorf("AWS_REGION is not set")
+	}
+	key, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if key == "" || secret == "" {
+		return aws.Config{}, fmt.Errorf("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them from the execution role)")
+	}
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, getenv("AWS_SESSION_TOKEN"))),
+	}
+	for _, name := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"} {
+		if v := getenv(name); v != "" {
+			cfg.BaseEndpoint = aws.String(v)
+			break
+		}
+	}
+	return cfg, nil
 }
