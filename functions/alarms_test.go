@@ -15,6 +15,7 @@ import (
 
 	"github.com/scimgate/scimgate/functions/internal/checkmain"
 	"github.com/scimgate/scimgate/functions/internal/lambdamain"
+	"github.com/scimgate/scimgate/functions/internal/samtemplate"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/metrics"
 )
@@ -86,8 +87,13 @@ func emittedMetrics(t *testing.T) map[string][]string {
 	return emitted
 }
 
-// lambdaMetrics are the AWS/Lambda metrics the alarms may use.
-var lambdaMetrics = []string{"Errors", "Throttles", "Duration", "Invocations", "ConcurrentExecutions"}
+// lambdaMetrics are the AWS/Lambda metrics the alarms may use; IteratorAge
+// only for a function with a stream event source.
+var lambdaMetrics = []string{"Errors", "Throttles", "Duration", "Invocations", "ConcurrentExecutions", "IteratorAge"}
+
+// sqsMetrics are the AWS/SQS metrics the alarms may use, of a queue that is
+// a function's on-failure destination.
+var sqsMetrics = []string{"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
 
 // metricRef is one metric an alarm or widget reads.
 type metricRef struct {
@@ -122,16 +128,16 @@ func alarmMetrics(id string, props map[string]any) []metricRef {
 	return refs
 }
 
-var subVariable = regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`)
+var subVariable = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
 
 // dashboardMetrics reads the metrics of the dashboard's widgets; ${X} in
-// the body stands for a Ref to X.
-func dashboardMetrics(t *testing.T, id string, props map[string]any) []metricRef {
-	t.Helper()
+// the body stands for a Ref to X, ${X.Y} for a GetAtt of X's attribute Y.
+func dashboardMetrics(id string, props map[string]any, fail func(string, ...any)) []metricRef {
 	sub, _ := props["DashboardBody"].(map[string]any)
 	body, ok := sub["Fn::Sub"].(string)
 	if !ok {
-		t.Fatalf("%s: DashboardBody is not a !Sub string", id)
+		fail("%s: DashboardBody is not a !Sub string", id)
+		return nil
 	}
 	var doc struct {
 		Widgets []struct {
@@ -141,7 +147,8 @@ func dashboardMetrics(t *testing.T, id string, props map[string]any) []metricRef
 		}
 	}
 	if err := json.Unmarshal([]byte(subVariable.ReplaceAllString(body, "REF:$1")), &doc); err != nil {
-		t.Fatalf("%s: DashboardBody is not JSON: %v", id, err)
+		fail("%s: DashboardBody is not JSON: %v", id, err)
+		return nil
 	}
 	var refs []metricRef
 	for _, w := range doc.Widgets {
@@ -151,7 +158,11 @@ func dashboardMetrics(t *testing.T, id string, props map[string]any) []metricRef
 				if name, ok := m[i].(string); ok {
 					v := fmt.Sprint(m[i+1])
 					if r, ok := strings.CutPrefix(v, "REF:"); ok {
-						ref.dims[name] = map[string]any{"Ref": r}
+						if res, attr, isAttr := strings.Cut(r, "."); isAttr {
+							ref.dims[name] = map[string]any{"Fn::GetAtt": []any{res, attr}}
+						} else {
+							ref.dims[name] = map[string]any{"Ref": r}
+						}
 					} else {
 						ref.dims[name] = v
 					}
@@ -168,11 +179,64 @@ func dashboardMetrics(t *testing.T, id string, props map[string]any) []metricRef
 // there is an alarm for each figure docs/operations.md has a runbook for.
 func TestAlarmsReferenceEmittedMetrics(t *testing.T) {
 	tpl := loadTemplate(t)
-	emitted := emittedMetrics(t)
+	for _, problem := range alarmProblems(tpl, emittedMetrics(t)) {
+		t.Error(problem)
+	}
+	// The check function and its schedule exist.
+	if fn, ok := tpl.Function("CheckFunction"); !ok || !strings.Contains(fmt.Sprint(fn.Properties["Events"]), "Schedule") {
+		t.Error("CheckFunction with a Schedule event is missing")
+	}
+}
+
+// streamFunctions returns the functions with a DynamoDB or Kinesis event
+// source (the ones Lambda publishes IteratorAge for) and, by logical id, the
+// queues that are their on-failure destinations.
+func streamFunctions(tpl *samtemplate.Template) (functions, queues map[string]bool) {
+	functions, queues = map[string]bool{}, map[string]bool{}
+	for _, fn := range tpl.Functions() {
+		events, _ := fn.Properties["Events"].(map[string]any)
+		for _, ev := range events {
+			em, _ := ev.(map[string]any)
+			if em["Type"] != "DynamoDB" && em["Type"] != "Kinesis" {
+				continue
+			}
+			functions[fn.LogicalID] = true
+			props, _ := em["Properties"].(map[string]any)
+			dest, _ := props["DestinationConfig"].(map[string]any)
+			onFailure, _ := dest["OnFailure"].(map[string]any)
+			arn, _ := onFailure["Destination"].(map[string]any)
+			if att, ok := arn["Fn::GetAtt"].([]any); ok && len(att) == 2 && att[1] == "Arn" {
+				id := fmt.Sprint(att[0])
+				if r, ok := tpl.Resources[id]; ok && r["Type"] == "AWS::SQS::Queue" {
+					queues[id] = true
+				}
+			}
+		}
+	}
+	return functions, queues
+}
+
+// requiredAlarms are the AWS-namespace alarms docs/operations.md has a
+// runbook for, as "namespace metric resource".
+var requiredAlarms = []string{
+	"AWS/Lambda IteratorAge EventsFunction",
+	"AWS/Lambda Errors EventsFunction",
+	"AWS/SQS ApproximateNumberOfMessagesVisible EventsDeadLetterQueue",
+}
+
+// alarmProblems lists what is wrong with the template's alarms and
+// dashboard, given the metrics the functions emit: a metric nobody
+// publishes, wrong dimensions, a dimension that is not this template's
+// function or queue, an alarm that does not notify AlarmTopicArn, or a
+// runbook's alarm that is missing.
+func alarmProblems(tpl *samtemplate.Template, emitted map[string][]string) []string {
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	functions := map[string]bool{}
 	for _, fn := range tpl.Functions() {
 		functions[fn.LogicalID] = true
 	}
+	streamFns, dlqs := streamFunctions(tpl)
 	var refs []metricRef
 	ids := make([]string, 0, len(tpl.Resources))
 	for id := range tpl.Resources {
@@ -186,21 +250,22 @@ func TestAlarmsReferenceEmittedMetrics(t *testing.T) {
 		case "AWS::CloudWatch::Alarm":
 			got := alarmMetrics(id, props)
 			if len(got) == 0 {
-				t.Errorf("%s reads no metric", id)
+				fail("%s reads no metric", id)
 			}
 			refs = append(refs, got...)
 			for _, key := range []string{"AlarmActions", "OKActions"} {
 				if !strings.Contains(fmt.Sprint(props[key]), "HasAlarmTopic") {
-					t.Errorf("%s: %s does not notify AlarmTopicArn", id, key)
+					fail("%s: %s does not notify AlarmTopicArn", id, key)
 				}
 			}
 		case "AWS::CloudWatch::Dashboard":
-			refs = append(refs, dashboardMetrics(t, id, props)...)
+			refs = append(refs, dashboardMetrics(id, props, fail)...)
 		}
 	}
 	alarmed := map[string]bool{}
 	for _, ref := range refs {
-		if !strings.HasSuffix(ref.where, "widget") {
+		isAlarm := !strings.HasSuffix(ref.where, "widget")
+		if isAlarm {
 			alarmed[ref.name] = true
 		}
 		switch ref.namespace {
@@ -212,30 +277,97 @@ func TestAlarmsReferenceEmittedMetrics(t *testing.T) {
 			sort.Strings(names)
 			sets, ok := emitted[ref.namespace+" "+ref.name]
 			if !ok {
-				t.Errorf("%s reads %s %s, which no function emits", ref.where, ref.namespace, ref.name)
+				fail("%s reads %s %s, which no function emits", ref.where, ref.namespace, ref.name)
 			} else if !slices.Contains(sets, strings.Join(names, ",")) {
-				t.Errorf("%s reads %s %s with dimensions %v; it is published with %q", ref.where, ref.namespace, ref.name, names, sets)
+				fail("%s reads %s %s with dimensions %v; it is published with %q", ref.where, ref.namespace, ref.name, names, sets)
 			}
 		case "AWS/Lambda":
 			if !slices.Contains(lambdaMetrics, ref.name) {
-				t.Errorf("%s reads AWS/Lambda %s, not a Lambda metric this test knows", ref.where, ref.name)
+				fail("%s reads AWS/Lambda %s, not a Lambda metric this test knows", ref.where, ref.name)
 			}
 			fn, _ := ref.dims["FunctionName"].(map[string]any)
-			if len(ref.dims) != 1 || !functions[fmt.Sprint(fn["Ref"])] {
-				t.Errorf("%s reads AWS/Lambda %s of %v, not of a function of this template", ref.where, ref.name, ref.dims)
+			name := fmt.Sprint(fn["Ref"])
+			if len(ref.dims) != 1 || !functions[name] {
+				fail("%s reads AWS/Lambda %s of %v, not of a function of this template", ref.where, ref.name, ref.dims)
+			} else if ref.name == "IteratorAge" && !streamFns[name] {
+				fail("%s reads IteratorAge of %s, which has no stream event source", ref.where, name)
+			} else if isAlarm {
+				alarmed[ref.namespace+" "+ref.name+" "+name] = true
+			}
+		case "AWS/SQS":
+			if !slices.Contains(sqsMetrics, ref.name) {
+				fail("%s reads AWS/SQS %s, not an SQS metric this test knows", ref.where, ref.name)
+			}
+			// CloudWatch names a queue by its name: !GetAtt Queue.QueueName.
+			q, _ := ref.dims["QueueName"].(map[string]any)
+			att, _ := q["Fn::GetAtt"].([]any)
+			if len(ref.dims) != 1 || len(att) != 2 || att[1] != "QueueName" || !dlqs[fmt.Sprint(att[0])] {
+				fail("%s reads AWS/SQS %s of %v, not of a stream function's dead-letter queue", ref.where, ref.name, ref.dims)
+			} else if isAlarm {
+				alarmed[ref.namespace+" "+ref.name+" "+fmt.Sprint(att[0])] = true
 			}
 		default:
-			t.Errorf("%s reads namespace %q", ref.where, ref.namespace)
+			fail("%s reads namespace %q", ref.where, ref.namespace)
 		}
 	}
 	for _, want := range []string{metrics.MetricServerErrors, metrics.MetricAuthFailures, metrics.MetricRateLimited, metrics.MetricUnavailable,
 		metrics.MetricLatency, "Errors", "Throttles", metrics.MetricDynamoDBThrottles, metrics.MetricDrift} {
 		if !alarmed[want] {
-			t.Errorf("no alarm reads %s", want)
+			fail("no alarm reads %s", want)
 		}
 	}
-	// The check function and its schedule exist.
-	if fn, ok := tpl.Function("CheckFunction"); !ok || !strings.Contains(fmt.Sprint(fn.Properties["Events"]), "Schedule") {
-		t.Error("CheckFunction with a Schedule event is missing")
+	for _, want := range requiredAlarms {
+		if !alarmed[want] {
+			fail("no alarm reads %s", want)
+		}
+	}
+	return problems
+}
+
+// TestAlarmCheckCatchesWrongReferences: the check above fails when a
+// change-feed alarm names a metric that does not exist or a resource that is
+// not the one it is about; each case breaks one alarm of the real template.
+func TestAlarmCheckCatchesWrongReferences(t *testing.T) {
+	emitted := emittedMetrics(t)
+	if problems := alarmProblems(loadTemplate(t), emitted); len(problems) != 0 {
+		t.Fatalf("the template itself has problems: %q", problems)
+	}
+	dimension := func(v any) func(props map[string]any) {
+		return func(props map[string]any) { props["Dimensions"].([]any)[0].(map[string]any)["Value"] = v }
+	}
+	cases := []struct {
+		name, alarm, want string
+		breakIt           func(props map[string]any)
+	}{
+		{"misspelt iterator age", "EventsIteratorAgeAlarm", "IteratorAgeMs",
+			func(props map[string]any) { props["MetricName"] = "IteratorAgeMs" }},
+		{"iterator age of a function without a stream", "EventsIteratorAgeAlarm", "no stream event source",
+			dimension(map[string]any{"Ref": "UsersFunction"})},
+		{"iterator age of a resource that is no function", "EventsIteratorAgeAlarm", "not of a function of this template",
+			dimension(map[string]any{"Ref": "EventsLogGroup"})},
+		{"queue depth misspelt", "EventsDeadLetterAlarm", "ApproximateNumberOfMessages,",
+			func(props map[string]any) { props["MetricName"] = "ApproximateNumberOfMessages" }},
+		{"queue named by its ARN", "EventsDeadLetterAlarm", "dead-letter queue",
+			dimension(map[string]any{"Fn::GetAtt": []any{"EventsDeadLetterQueue", "Arn"}})},
+		{"queue that is not the dead-letter queue", "EventsDeadLetterAlarm", "dead-letter queue",
+			dimension(map[string]any{"Fn::GetAtt": []any{"Table", "QueueName"}})},
+		{"errors of another function", "EventsFunctionErrorsAlarm", "AWS/Lambda Errors EventsFunction",
+			dimension(map[string]any{"Ref": "CheckFunction"})},
+		{"no alarm topic", "EventsFunctionErrorsAlarm", "does not notify AlarmTopicArn",
+			func(props map[string]any) { delete(props, "OKActions") }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tpl := loadTemplate(t)
+			alarm, ok := tpl.Resources[c.alarm]
+			if !ok {
+				t.Fatalf("the template has no %s", c.alarm)
+			}
+			c.breakIt(alarm["Properties"].(map[string]any))
+			problems := alarmProblems(tpl, emitted)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
+				t.Errorf("breaking %s (%s) went unnoticed; problems: %q", c.alarm, c.name, problems)
+			}
+		})
 	}
 }
