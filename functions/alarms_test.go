@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -369,5 +370,36 @@ func TestAlarmCheckCatchesWrongReferences(t *testing.T) {
 				t.Errorf("breaking %s (%s) went unnoticed; problems: %q", c.alarm, c.name, problems)
 			}
 		})
+	}
+}
+
+// TestEveryAlarmHasARunbook: docs/operations.md has a section for each alarm
+// the template creates, headed by its name ("### `<stack>-5xx-rate`: ...").
+func TestEveryAlarmHasARunbook(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := loadTemplate(t)
+	alarms := 0
+	for id, r := range tpl.Resources {
+		if r["Type"] != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		props, _ := r["Properties"].(map[string]any)
+		name, _ := props["AlarmName"].(map[string]any)
+		sub, _ := name["Fn::Sub"].(string)
+		suffix, ok := strings.CutPrefix(sub, "${AWS::StackName}-")
+		if !ok {
+			t.Errorf("%s: AlarmName %v is not !Sub ${AWS::StackName}-<name>", id, props["AlarmName"])
+			continue
+		}
+		if !bytes.Contains(doc, []byte("\n### `<stack>-"+suffix+"`")) {
+			t.Errorf("%s (%s): docs/operations.md has no runbook headed ### `<stack>-%s`", id, suffix, suffix)
+		}
+	}
+	if alarms == 0 {
+		t.Fatal("the template has no alarm")
 	}
 }
