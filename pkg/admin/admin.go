@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -80,4 +81,10 @@ type Config struct {
 	// ("https://scim.example.com"); base URLs are PublicURL + /scim/v2/{tenant}/{sso}.
 	PublicURL string
 	Clock     scim.Clock
+	// Actor is the admin identity the change records name when the context
+	// carries no origin (changes.WithOrigin, set by the admin API): "cli"
+	// when empty.
+	Actor string
+	// NewChangeID returns change record ids; nil: a process-wide ULID generator.
+	NewChangeID changes.IDGenerator
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -26,7 +27,30 @@ func New(cfg Config) *Service {
 		cfg.Clock = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Actor == "" {
+		cfg.Actor = "cli"
+	}
+	if cfg.NewChangeID == nil {
+		cfg.NewChangeID = defaultChangeIDs
+	}
 	return &Service{cfg: cfg}
+}
+
+// defaultChangeIDs is one generator per process, so its ids increase within it.
+var defaultChangeIDs = changes.NewIDGenerator(nil)
+
+// journal returns ctx with the journal the store writes this operation's
+// connection.* and token.* records with, in the operation's own atomic step.
+func (s *Service) journal(ctx context.Context) context.Context {
+	origin := changes.OriginFrom(ctx)
+	if origin.Actor == "" {
+		origin.Actor = changes.AdminActor(s.cfg.Actor)
+	}
+	return auth.WithJournal(ctx, &auth.Journal{
+		Origin: origin, NewID: s.cfg.NewChangeID, At: s.now(),
+		ConnectionView: func(c auth.ConnectionRecord) any { return s.connection(&c) },
+		TokenView:      func(t auth.TokenInfo) any { return token(t) },
+	})
 }
 
 // BaseURL is the SCIM base URL the IdP admin pastes for conn, on publicURL
@@ -117,7 +141,7 @@ func (s *Service) CreateConnection(ctx context.Context, conn scim.Connection, na
 		return nil, err
 	}
 	rec := auth.ConnectionRecord{Conn: conn, Name: name, State: auth.StateActive, Created: now}
-	if err := s.cfg.Store.CreateConnection(ctx, rec, first); err != nil {
+	if err := s.cfg.Store.CreateConnection(s.journal(ctx), rec, first); err != nil {
 		return nil, fmt.Errorf("create connection %s: %w", conn, err)
 	}
 	return &CreatedConnection{Connection: s.connection(&rec), TokenID: first.ID, Token: secret}, nil
@@ -167,7 +191,7 @@ func (s *Service) SetState(ctx context.Context, conn scim.Connection, state auth
 	if !state.Valid() {
 		return nil, scim.Errorf(scim.EInvalidValue, "state must be %q or %q, not %q", auth.StateActive, auth.StateDisabled, state)
 	}
-	if err := s.cfg.Store.SetConnectionState(ctx, conn, state); err != nil {
+	if err := s.cfg.Store.SetConnectionState(s.journal(ctx), conn, state); err != nil {
 		return nil, fmt.Errorf("set state of connection %s: %w", conn, err)
 	}
 	return s.GetConnection(ctx, conn)
@@ -175,7 +199,7 @@ func (s *Service) SetState(ctx context.Context, conn scim.Connection, state auth
 
 // DeleteConnection removes a connection and all its resources from every API.
 func (s *Service) DeleteConnection(ctx context.Context, conn scim.Connection) error {
-	if err := s.cfg.Store.DeleteConnection(ctx, conn, s.now()); err != nil {
+	if err := s.cfg.Store.DeleteConnection(s.journal(ctx), conn, s.now()); err != nil {
 		return fmt.Errorf("delete connection %s: %w", conn, err)
 	}
 	return nil
@@ -225,7 +249,7 @@ func (s *Service) CreateToken(ctx context.Context, conn scim.Connection, opts To
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.AddToken(ctx, t); err != nil {
+	if err := s.cfg.Store.AddToken(s.journal(ctx), t); err != nil {
 		return nil, fmt.Errorf("create token for %s: %w", conn, err)
 	}
 	return &NewToken{Token: token(t), Secret: secret}, nil
@@ -268,7 +292,7 @@ func (s *Service) RotateToken(ctx context.Context, conn scim.Connection, id stri
 	}
 	// The store keeps the old token's expiry if it comes sooner, checks that
 	// it is not revoked and that the connection is live, atomically.
-	expires, err := s.cfg.Store.RotateToken(ctx, conn, id, now.Add(overlap), next)
+	expires, err := s.cfg.Store.RotateToken(s.journal(ctx), conn, id, now.Add(overlap), next)
 	if err != nil {
 		return nil, fmt.Errorf("rotate token %s of %s: %w", id, conn, err)
 	}
@@ -280,7 +304,7 @@ func (s *Service) RevokeToken(ctx context.Context, conn scim.Connection, id stri
 	if _, err := s.GetConnection(ctx, conn); err != nil {
 		return nil, err
 	}
-	t, err := s.cfg.Store.RevokeToken(ctx, conn, id, s.now())
+	t, err := s.cfg.Store.RevokeToken(s.journal(ctx), conn, id, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("revoke token %s of %s: %w", id, conn, err)
 	}

@@ -293,7 +293,7 @@ func TestPurgeConnection(t *testing.T) {
 	}
 	var steps []auth.PurgeProgress
 	total, err := f.svc.PurgeConnection(ctx, acme, func(p auth.PurgeProgress) { steps = append(steps, p) })
-	if err != nil || total != 4 || len(steps) == 0 || !steps[len(steps)-1].Done { // 2 users, 1 token, the connection
+	if err != nil || total != 9 || len(steps) == 0 || !steps[len(steps)-1].Done { // 2 users, 1 token, the connection, 5 change records
 		t.Fatalf("purge = %d, %v, steps %+v", total, err, steps)
 	}
 	if f.authenticates(t, acme, created.Token) {

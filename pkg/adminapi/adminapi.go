@@ -244,7 +244,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	al.caller = caller
-	r = r.WithContext(context.WithValue(r.Context(), logKey{}, al))
+	// The change records of what this request changes name the caller and
+	// the request id it is logged under (docs/events.md).
+	ctx := changes.WithOrigin(r.Context(), changes.Origin{RequestID: id, Actor: changes.AdminActor(caller)})
+	r = r.WithContext(context.WithValue(ctx, logKey{}, al))
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		if allowed := h.allowedMethods(r); len(allowed) > 0 {
 			rec.Header().Set("Allow", strings.Join(allowed, ", "))

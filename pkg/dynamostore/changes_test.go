@@ -58,3 +58,7 @@ func TestFeedHoldsBackTheSettleWindow(t *testing.T) {
 		t.Errorf("typ = %v, want %q (the stream filter matches on it)", out.Item["typ"], dynamostore.ChangeItemType)
 	}
 }
+
+func TestAdminRecords(t *testing.T) {
+	storetest.RunAdminRecords(t, func(t *testing.T) storetest.AdminFeedStore { return newEnv(t).store })
+}

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -116,11 +118,26 @@ func (s *Store) CreateConnection(ctx context.Context, c auth.ConnectionRecord, f
 		}
 		return putItem(s.tableName(), item, "attribute_not_exists(#pk)", names(attrPK), nil)
 	}
-	failures, err := s.transact(ctx, op, []txItem{
+	items := []txItem{
 		{write: absent(pk, connectionSK)},
 		{write: absent(directoryPK, directorySK(c.Conn))},
 		{role: roleToken, write: putItem(s.tableName(), token, "attribute_not_exists(#pk)", names(attrPK), nil)},
-	})
+	}
+	// connection.created and token.created, in the same transaction.
+	j := auth.JournalFrom(ctx)
+	recs, err := j.Connection(changes.ConnectionCreated, c, c.Created)
+	if err != nil {
+		return err
+	}
+	more, err := j.Token(changes.TokenCreated, first, first.Created)
+	if err != nil {
+		return err
+	}
+	puts, err := s.recordPuts(append(recs, more...))
+	if err != nil {
+		return err
+	}
+	failures, err := s.transact(ctx, op, append(items, puts...))
 	if err != nil {
 		return err
 	}
@@ -213,27 +230,76 @@ func (s *Store) SetConnectionState(ctx context.Context, conn scim.Connection, st
 	if !state.Valid() {
 		return scim.Errorf(scim.EInvalidValue, "state must be %q or %q", auth.StateActive, auth.StateDisabled)
 	}
-	return s.updateLiveConnection(ctx, conn, "set connection state", attrState, string(state))
+	return s.updateLiveConnection(ctx, conn, "set connection state", attrState, string(state),
+		func(j *auth.Journal, before auth.ConnectionRecord) ([]changes.Record, error) {
+			if before.State == state {
+				return nil, errNoChange
+			}
+			after := before
+			after.State = state
+			typ := changes.ConnectionEnabled
+			if state == auth.StateDisabled {
+				typ = changes.ConnectionDisabled
+			}
+			return j.Connection(typ, after, j.At, "state")
+		})
 }
+
+// errNoChange tells updateLiveConnection that the change is a no-op: it
+// writes nothing and reports success.
+var errNoChange = errors.New("no change")
 
 // DeleteConnection is one TransactWriteItems of the connection item and
 // its directory entry. Resources, guards and tokens stay as they are:
 // FindToken reads the connection item with the token, so its tokens stop
 // authenticating at once.
 func (s *Store) DeleteConnection(ctx context.Context, conn scim.Connection, at time.Time) error {
-	return s.updateLiveConnection(ctx, conn, "delete connection", attrDeleted, formatTime(at))
+	return s.updateLiveConnection(ctx, conn, "delete connection", attrDeleted, formatTime(at),
+		func(j *auth.Journal, before auth.ConnectionRecord) ([]changes.Record, error) {
+			after := before
+			after.Deleted = at
+			return j.Connection(changes.ConnectionDeleted, after, at)
+		})
 }
 
-func (s *Store) updateLiveConnection(ctx context.Context, conn scim.Connection, op, attr, value string) error {
+// updateLiveConnection sets one attribute of a live connection item and its
+// directory entry in one TransactWriteItems. With a journal on ctx it first
+// reads the connection (one strongly consistent GetItem: the record's data
+// is the connection, and a no-op writes no record), adds the record the
+// journal builds to the transaction, and conditions the write on the state
+// it read, so that a concurrent change cancels it rather than misrecording.
+func (s *Store) updateLiveConnection(ctx context.Context, conn scim.Connection, op, attr, value string,
+	record func(j *auth.Journal, before auth.ConnectionRecord) ([]changes.Record, error)) error {
 	pk, err := connPK(conn)
 	if err != nil {
 		return err
 	}
-	update := func(k map[string]types.AttributeValue) txItem {
-		return txItem{write: updateItem(s.tableName(), k, "SET #"+attr+" = :v", liveCondition,
-			names(attrPK, attrDeleted, attr), map[string]types.AttributeValue{":v": str(value)})}
+	cond, vals := liveCondition, map[string]types.AttributeValue{":v": str(value)}
+	attrNames := names(attrPK, attrDeleted, attr)
+	var puts []txItem
+	if j := auth.JournalFrom(ctx); j != nil {
+		before, err := s.GetConnection(ctx, conn)
+		if err != nil {
+			return err
+		}
+		recs, err := record(j, *before)
+		if errors.Is(err, errNoChange) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if puts, err = s.recordPuts(recs); err != nil {
+			return err
+		}
+		cond += " AND #state = :read"
+		vals[":read"] = str(string(before.State))
+		attrNames["#"+attrState] = attrState
 	}
-	failures, err := s.transact(ctx, op, []txItem{update(key(pk, connectionSK)), update(key(directoryPK, directorySK(conn)))})
+	update := func(k map[string]types.AttributeValue) txItem {
+		return txItem{write: updateItem(s.tableName(), k, "SET #"+attr+" = :v", cond, attrNames, vals)}
+	}
+	failures, err := s.transact(ctx, op, append([]txItem{update(key(pk, connectionSK)), update(key(directoryPK, directorySK(conn)))}, puts...))
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,8 @@ const maxBatchWrite = 25
 //     is not atomic, so never in the same batch as them);
 //  2. every other item of the connection's partition (users, archives,
 //     guards, counters, tokens), the connection item excepted;
-//  3. the directory entry and the connection item, in one transaction:
+//  3. the connection's change records (E#<conn>) and cursors (EC#<conn>);
+//  4. the directory entry and the connection item, in one transaction:
 //     while the connection item exists the purge is unfinished and
 //     LookupConnection finds it.
 func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch int) (auth.PurgeProgress, error) {
@@ -106,7 +107,20 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 		return p, err
 	}
 
-	// 3. The connection: its directory entry and item together.
+	// The connection's change records and delivery cursors: a purge erases
+	// its history too (docs/events.md). Before the connection item, so an
+	// interrupted purge is still found and finishes them.
+	for _, partition := range []string{"E#" + conn.Tenant + "#" + conn.SSO, "EC#" + conn.Tenant + "#" + conn.SSO} {
+		keys, more, err := s.queryKeys(ctx, partition, batch-p.Deleted, nil, op)
+		if err != nil {
+			return p, err
+		}
+		if err := s.erase(ctx, keys, &p, op); err != nil || more || batch-p.Deleted < 2 {
+			return p, err
+		}
+	}
+
+	// 4. The connection: its directory entry and item together.
 	failures, err := s.transact(ctx, op, []txItem{
 		{write: deleteItem(s.tableName(), key(directoryPK, directorySK(conn)), "", nil, nil)},
 		{write: deleteItem(s.tableName(), key(pk, connectionSK), "attribute_exists(#pk)", names(attrPK), nil)},

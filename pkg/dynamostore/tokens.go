@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -120,11 +121,20 @@ func (s *Store) AddToken(ctx context.Context, t auth.TokenInfo) error {
 				":active": str(string(auth.StateActive)),
 			})}
 	}
-	failures, err := s.transact(ctx, op, []txItem{
+	// token.created, in the same transaction.
+	recs, err := auth.JournalFrom(ctx).Token(changes.TokenCreated, t, t.Created)
+	if err != nil {
+		return err
+	}
+	puts, err := s.recordPuts(recs)
+	if err != nil {
+		return err
+	}
+	failures, err := s.transact(ctx, op, append([]txItem{
 		{role: roleToken, write: putItem(s.tableName(), token, "attribute_not_exists(#pk)", names(attrPK), nil)},
 		ensure(key(pk, connectionSK)),
 		ensure(key(directoryPK, directorySK(t.Conn))),
-	})
+	}, puts...))
 	if err != nil {
 		return err
 	}
@@ -344,11 +354,28 @@ func (s *Store) RotateToken(ctx context.Context, conn scim.Connection, oldID str
 		oldWrite = conditionCheck(s.tableName(), oldKey, notRevoked, names(attrPK, attrRevoked))
 		expires = old.Expires
 	}
-	failures, err := s.transact(ctx, op, []txItem{
+	// token.rotated (the old token, its expiry as it now stands) and
+	// token.created (the new one), in the same transaction.
+	j := auth.JournalFrom(ctx)
+	rotated := *old
+	rotated.Expires = expires
+	recs, err := j.Token(changes.TokenRotated, rotated, next.Created, "expires")
+	if err != nil {
+		return time.Time{}, err
+	}
+	more, err := j.Token(changes.TokenCreated, next, next.Created)
+	if err != nil {
+		return time.Time{}, err
+	}
+	puts, err := s.recordPuts(append(recs, more...))
+	if err != nil {
+		return time.Time{}, err
+	}
+	failures, err := s.transact(ctx, op, append([]txItem{
 		{write: oldWrite},
 		{role: roleToken, write: putItem(s.tableName(), token, "attribute_not_exists(#pk)", names(attrPK), nil)},
 		{write: conditionCheck(s.tableName(), key(pk, connectionSK), liveCondition, names(attrPK, attrDeleted))},
-	})
+	}, puts...))
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -388,6 +415,9 @@ func (s *Store) RevokeToken(ctx context.Context, conn scim.Connection, id string
 	if err != nil {
 		return nil, err
 	}
+	if j := auth.JournalFrom(ctx); j != nil {
+		return s.revokeRecorded(ctx, j, pk, tok, at)
+	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 s.tableName(),
 		Key:                       key(pk, tokenSK(tok.Hash)),
@@ -408,4 +438,35 @@ func (s *Store) RevokeToken(ctx context.Context, conn scim.Connection, id string
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return tok, nil
+}
+
+// revokeRecorded is RevokeToken with its token.revoked record: the
+// UpdateItem becomes a TransactWriteItems of the update and the record, one
+// round trip still. A token revoked already is a no-op: no write, no record.
+func (s *Store) revokeRecorded(ctx context.Context, j *auth.Journal, pk string, tok *auth.TokenInfo, at time.Time) (*auth.TokenInfo, error) {
+	const op = "revoke token"
+	if !tok.Revoked.IsZero() {
+		return tok, nil
+	}
+	revoked := *tok
+	revoked.Revoked = at.UTC()
+	recs, err := j.Token(changes.TokenRevoked, revoked, at, "revoked")
+	if err != nil {
+		return nil, err
+	}
+	puts, err := s.recordPuts(recs)
+	if err != nil {
+		return nil, err
+	}
+	failures, err := s.transact(ctx, op, append([]txItem{{write: updateItem(s.tableName(), key(pk, tokenSK(tok.Hash)),
+		"SET #revoked = :at", "attribute_exists(#pk) AND attribute_not_exists(#revoked)",
+		names(attrPK, attrRevoked), map[string]types.AttributeValue{":at": str(formatTime(at))})}}, puts...))
+	if err != nil {
+		return nil, err
+	}
+	if len(failures) > 0 {
+		// Revoked (or erased) since it was read: what is stored now stands.
+		return s.GetTokenByID(ctx, tok.Conn, tok.ID)
+	}
+	return &revoked, nil
 }

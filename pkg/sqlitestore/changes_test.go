@@ -74,3 +74,9 @@ func TestPruneChanges(t *testing.T) {
 		t.Errorf("after a pruned cursor: %+v", p.Records)
 	}
 }
+
+func TestAdminRecords(t *testing.T) {
+	storetest.RunAdminRecords(t, func(t *testing.T) storetest.AdminFeedStore {
+		return openStore(t, filepath.Join(t.TempDir(), "admin.db"))
+	})
+}

@@ -10,6 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -82,7 +83,17 @@ func (s *Store) CreateConnection(ctx context.Context, c auth.ConnectionRecord, f
 		if err != nil {
 			return fmt.Errorf("create connection %s: %w", c.Conn, err)
 		}
-		return insertToken(ctx, tx, first)
+		if err := insertToken(ctx, tx, first); err != nil {
+			return err
+		}
+		return recordAdmin(ctx, tx, func(j *auth.Journal) ([]changes.Record, error) {
+			recs, err := j.Connection(changes.ConnectionCreated, c, c.Created)
+			if err != nil {
+				return nil, err
+			}
+			more, err := j.Token(changes.TokenCreated, first, first.Created)
+			return append(recs, more...), err
+		})
 	})
 }
 
@@ -145,19 +156,38 @@ func (s *Store) SetConnectionState(ctx context.Context, conn scim.Connection, st
 	if !state.Valid() {
 		return scim.Errorf(scim.EInvalidValue, "state must be %q or %q", auth.StateActive, auth.StateDisabled)
 	}
-	return s.updateLiveConnection(ctx, conn, `state = ?`, string(state))
+	return s.updateLiveConnection(ctx, conn, `state = ?`, string(state), func(j *auth.Journal, before, after *auth.ConnectionRecord) ([]changes.Record, error) {
+		if before.State == after.State {
+			return nil, nil // already in that state: a no-op writes no record
+		}
+		typ := changes.ConnectionEnabled
+		if state == auth.StateDisabled {
+			typ = changes.ConnectionDisabled
+		}
+		return j.Connection(typ, *after, j.At, "state")
+	})
 }
 
 // DeleteConnection implements auth.ConnectionStore.
 func (s *Store) DeleteConnection(ctx context.Context, conn scim.Connection, at time.Time) error {
-	return s.updateLiveConnection(ctx, conn, `deleted_at = ?`, formatTime(at))
+	return s.updateLiveConnection(ctx, conn, `deleted_at = ?`, formatTime(at), func(j *auth.Journal, _, after *auth.ConnectionRecord) ([]changes.Record, error) {
+		return j.Connection(changes.ConnectionDeleted, *after, at)
+	})
 }
 
-func (s *Store) updateLiveConnection(ctx context.Context, conn scim.Connection, set string, value any) error {
+// updateLiveConnection sets one column of a live connection and writes the
+// record record returns for the connection before and after, in the same
+// transaction.
+func (s *Store) updateLiveConnection(ctx context.Context, conn scim.Connection, set string, value any,
+	record func(j *auth.Journal, before, after *auth.ConnectionRecord) ([]changes.Record, error)) error {
 	if err := conn.Validate(); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
+		before, err := liveConnection(ctx, tx, conn)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE connections SET `+set+` WHERE tenant = ? AND sso = ? AND deleted_at IS NULL`,
 			value, conn.Tenant, conn.SSO)
 		if err != nil {
@@ -168,8 +198,26 @@ func (s *Store) updateLiveConnection(ctx context.Context, conn scim.Connection, 
 		} else if n == 0 {
 			return connectionNotFound(conn)
 		}
-		return nil
+		after, err := lookupConnection(ctx, tx, conn)
+		if err != nil {
+			return err
+		}
+		return recordAdmin(ctx, tx, func(j *auth.Journal) ([]changes.Record, error) { return record(j, before, after) })
 	})
+}
+
+// recordAdmin writes, inside tx, the records build returns from the
+// journal of an admin operation; without a journal on ctx, none.
+func recordAdmin(ctx context.Context, tx *sql.Tx, build func(*auth.Journal) ([]changes.Record, error)) error {
+	j := auth.JournalFrom(ctx)
+	if j == nil {
+		return nil
+	}
+	recs, err := build(j)
+	if err != nil {
+		return err
+	}
+	return appendChanges(ctx, tx, recs)
 }
 
 // CountResources implements auth.ConnectionStore.
@@ -194,6 +242,10 @@ var purgeTables = []struct{ table, key, kind string }{
 	{"members", "group_id, user_id", "'members'"},
 	{"resources", "type, id", "type"},
 	{"tokens", "hash", "'tokens'"},
+	// The change feed's records and delivery cursors of the connection:
+	// a purge erases its history too (docs/events.md).
+	{"changes", "seq", "'other'"},
+	{"change_cursors", "consumer", "'other'"},
 	{"connections", "tenant", "'other'"},
 }
 

@@ -12,6 +12,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -39,7 +40,14 @@ ON CONFLICT (tenant, sso) DO NOTHING`, t.Conn.Tenant, t.Conn.SSO, formatTime(t.C
 		if deleted.Valid {
 			return deletedConnectionError(t.Conn)
 		}
-		return insertToken(ctx, tx, t)
+		if err := insertToken(ctx, tx, t); err != nil {
+			return err
+		}
+		// token.created only: DynamoDB's AddToken cannot tell, without a
+		// read, whether it created the connection, so neither store records that.
+		return recordAdmin(ctx, tx, func(j *auth.Journal) ([]changes.Record, error) {
+			return j.Token(changes.TokenCreated, t, t.Created)
+		})
 	})
 }
 
@@ -175,7 +183,19 @@ func (s *Store) RotateToken(ctx context.Context, conn scim.Connection, oldID str
 		} else if _, err := tx.ExecContext(ctx, `UPDATE tokens SET expires = ? WHERE hash = ?`, formatTime(expires), old.Hash); err != nil {
 			return fmt.Errorf("rotate token %s of %s: %w", oldID, conn, err)
 		}
-		return insertToken(ctx, tx, next)
+		if err := insertToken(ctx, tx, next); err != nil {
+			return err
+		}
+		return recordAdmin(ctx, tx, func(j *auth.Journal) ([]changes.Record, error) {
+			rotated := *old
+			rotated.Expires = oldExpires
+			recs, err := j.Token(changes.TokenRotated, rotated, next.Created, "expires")
+			if err != nil {
+				return nil, err
+			}
+			more, err := j.Token(changes.TokenCreated, next, next.Created)
+			return append(recs, more...), err
+		})
 	})
 	if err != nil {
 		return time.Time{}, err
@@ -194,13 +214,22 @@ func (s *Store) RevokeToken(ctx context.Context, conn scim.Connection, id string
 	}
 	var tok *auth.TokenInfo
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = coalesce(revoked, ?) WHERE tenant = ? AND sso = ? AND id = ?`,
-			formatTime(at), conn.Tenant, conn.SSO, id); err != nil {
+		// Only a token not revoked yet changes, and only that writes a record.
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE tenant = ? AND sso = ? AND id = ? AND revoked IS NULL`,
+			formatTime(at), conn.Tenant, conn.SSO, id)
+		if err != nil {
 			return fmt.Errorf("revoke token %s of %s: %w", id, conn, err)
 		}
-		var err error
-		tok, err = tokenByID(ctx, tx, conn, id)
-		return err
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("revoke token %s of %s: %w", id, conn, err)
+		}
+		if tok, err = tokenByID(ctx, tx, conn, id); err != nil || n == 0 {
+			return err
+		}
+		return recordAdmin(ctx, tx, func(j *auth.Journal) ([]changes.Record, error) {
+			return j.Token(changes.TokenRevoked, *tok, at, "revoked")
+		})
 	})
 	return tok, err
 }
