@@ -153,7 +153,12 @@ func TestWebhookRetriesAFailingReceiverInOrder(t *testing.T) {
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { newDeliverer(t, srv.URL, feed).Run(ctx); close(done) }()
-	waitFor(t, "5 deliveries", func() bool { return len(rv.ids()) == 5 })
+	// The cursor is saved after each delivery is acknowledged: wait for both,
+	// or the stop could land between the last answer and its cursor.
+	waitFor(t, "5 deliveries and their cursor", func() bool {
+		c, _ := feed.LoadCursor(context.Background(), events.DefaultConsumer, conn)
+		return len(rv.ids()) == 5 && c == want[4].ID
+	})
 	cancel()
 	<-done
 
