@@ -55,7 +55,7 @@ func (m *writeMeter) record(params any) {
 		for _, it := range in.TransactItems {
 			switch {
 			case it.Put != nil:
-				m.writes = append(m.writes, meteredWrite{key: keyOf(it.Put.Item), transaction: true, size: itemSize(it.Put.Item)})
+				m.writes = append(m.writes, meteredWrite{key: keyOf(it.Put.Item), transaction: true, size: dynamostore.ItemSize(it.Put.Item)})
 			case it.Update != nil:
 				m.writes = append(m.writes, meteredWrite{key: it.Update.Key, transaction: true, size: -1})
 			case it.Delete != nil:
@@ -68,7 +68,7 @@ func (m *writeMeter) record(params any) {
 	case *dynamodb.UpdateItemInput:
 		m.writes = append(m.writes, meteredWrite{key: in.Key, size: -1})
 	case *dynamodb.PutItemInput:
-		m.writes = append(m.writes, meteredWrite{key: keyOf(in.Item), size: itemSize(in.Item)})
+		m.writes = append(m.writes, meteredWrite{key: keyOf(in.Item), size: dynamostore.ItemSize(in.Item)})
 	case *dynamodb.DeleteItemInput:
 		m.writes = append(m.writes, meteredWrite{key: in.Key})
 	}
@@ -86,40 +86,6 @@ func keyOf(item map[string]types.AttributeValue) map[string]types.AttributeValue
 
 // itemSize is DynamoDB's item size: attribute names plus values
 // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for k, v := range item {
-		n += len(k) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch a := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(a.Value)
-	case *types.AttributeValueMemberN:
-		return (len(strings.TrimLeft(a.Value, "-0"))+1)/2 + 1
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range a.Value {
-			n += len(s)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		return 3 + itemSize(a.Value)
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, x := range a.Value {
-			n += 1 + valueSize(x)
-		}
-		return n
-	}
-	return 1
-}
-
 // cost is what one SCIM operation cost.
 type cost struct {
 	requests, txItems int
@@ -145,7 +111,7 @@ func (m *writeMeter) measure(t *testing.T, raw *dynamodb.Client, table string, o
 			if err != nil {
 				t.Fatal(err)
 			}
-			size = itemSize(out.Item)
+			size = dynamostore.ItemSize(out.Item)
 		}
 		units := max(1, int(math.Ceil(float64(size)/1024)))
 		if w.transaction {
