@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -112,7 +113,7 @@ func get(t *testing.T, url, token string) int {
 func TestServeAndTokenCreate(t *testing.T) {
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "nested", "dir", "scimgate.db")
-	srv := startServe(t, bin, data)
+	srv := startServe(t, bin, data, "--demo")
 	banner, addr := srv.banner, srv.addr
 	base := baseURLLine.FindStringSubmatch(banner)
 	token := tokenLine.FindStringSubmatch(banner)
@@ -193,5 +194,55 @@ func TestTableCreateAndTokenOnDynamoDB(t *testing.T) {
 	run("table", "create") // idempotent
 	if tok := strings.TrimSpace(run("token", "create", "--tenant", "acme", "--sso", "okta")); !strings.HasPrefix(tok, "scimgate_") {
 		t.Fatalf("token %q", tok)
+	}
+}
+
+// TestDemoConnectionIsOptInAndShortLived: serve creates no credential nobody
+// asked for. Only --demo creates demo/okta, with a token that expires within
+// a day, and never when the server looks like production (a public URL or an
+// admin token).
+func TestDemoConnectionIsOptInAndShortLived(t *testing.T) {
+	bin := buildBinary(t)
+	adminFile := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(adminFile, []byte(strings.Repeat("a", 43)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"no --demo", nil},
+		{"--demo with --public-url", []string{"--demo", "--public-url", "https://scim.example.com"}},
+		{"--demo with an admin token", []string{"--demo", "--admin-token-file", adminFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "scimgate.db")
+			if banner := startServe(t, bin, data, tc.flags...).banner; tokenLine.MatchString(banner) {
+				t.Fatalf("serve %v printed a demo token:\n%s", tc.flags, banner)
+			}
+			out, _ := exec.Command(bin, "connection", "list", "--json", "--data", data).Output()
+			if strings.Contains(string(out), `"demo"`) {
+				t.Fatalf("serve %v created the demo connection: %s", tc.flags, out)
+			}
+		})
+	}
+
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	started := time.Now()
+	if banner := startServe(t, bin, data, "--demo").banner; !tokenLine.MatchString(banner) {
+		t.Fatalf("serve --demo printed no demo token:\n%s", banner)
+	}
+	out, err := exec.Command(bin, "token", "list", "--tenant", "demo", "--sso", "okta", "--json", "--data", data).Output()
+	if err != nil {
+		t.Fatalf("token list: %v", err)
+	}
+	var tokens []struct {
+		Expires *time.Time `json:"expires"`
+	}
+	if err := json.Unmarshal(out, &tokens); err != nil || len(tokens) != 1 {
+		t.Fatalf("token list --json: %v, %s", err, out)
+	}
+	if exp := tokens[0].Expires; exp == nil || exp.After(started.Add(demoTokenLifetime+time.Minute)) || demoTokenLifetime > 24*time.Hour {
+		t.Fatalf("the demo token expires at %v; want within %s of start, at most a day", exp, demoTokenLifetime)
 	}
 }

@@ -33,6 +33,10 @@ func printTable(w io.Writer, header []string, rows [][]string) error {
 }
 
 // timeCell shows an optional time in a table: "-" for none.
+// timeFormat is how the CLI prints a time: RFC 3339 in UTC with
+// milliseconds, as the admin API and the change records write it.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 func timeCell(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
