@@ -210,6 +210,11 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 		st.close()
 		return err
 	}
+	if st.embedded != nil {
+		for _, issue := range st.embedded.SchemaIssues() {
+			fmt.Fprintf(out.stderr, "scimgate: the index %s was %s: recreated from the schema\n", issue.Index, issue.Problem)
+		}
+	}
 	defer func() {
 		if cerr := st.close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close the %s: %w", st.describe, cerr)

@@ -59,6 +59,8 @@ type Store struct {
 	reader *sql.DB
 	// commits queues concurrent writes for writer (groupcommit.go).
 	commits groupCommitter
+	// schemaIssues: what Open found wrong with the indexes (schemacheck.go).
+	schemaIssues []SchemaIssue
 }
 
 // Open opens the store at path, creating its directory (0700), the file
@@ -106,6 +108,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
+	}
+	if s.schemaIssues, err = s.verifyIndexes(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: verify the schema: %w", abs, err)
 	}
 	return s, nil
 }
