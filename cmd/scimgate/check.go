@@ -22,8 +22,8 @@ type checkOutput struct {
 	// the file was opened (recreated then, where the rows allowed it).
 	Schema      []sqlitestore.SchemaIssue `json:"schema,omitempty"`
 	Connections []*reconcile.Report       `json:"connections"`
-	Violations  int                 `json:"violations"`
-	Repaired    int                 `json:"repaired"`
+	Violations  int                       `json:"violations"`
+	Repaired    int                       `json:"repaired"`
 }
 
 // checkCommand verifies the store's invariants for one connection or all of
