@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -372,6 +373,15 @@ func (c *call) decode(v any, optional bool) error {
 		}
 		return invalid("", "the request needs a JSON object body")
 	}
+	// SCIM's strict input rules (pkg/scim): valid UTF-8, and no object with
+	// two keys equal case-insensitively, which encoding/json would resolve
+	// silently, the last one winning.
+	if err := scim.CheckJSON(body); err != nil {
+		return invalid("", "%s", scim.ErrorDetailOf(err))
+	}
+	if err := exactFieldNames(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -387,6 +397,41 @@ func (c *call) decode(v any, optional bool) error {
 	}
 	if dec.More() {
 		return invalid("", "the body must be one JSON object")
+	}
+	return nil
+}
+
+// exactFieldNames refuses a top-level key that names one of v's fields in
+// another case ("Tenant"): encoding/json would accept it, but the admin
+// API's field names are case-sensitive, and accepting variants is what lets
+// two spellings mean one field. The request bodies are flat objects.
+func exactFieldNames(body []byte, v any) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(body, &keys) != nil {
+		return nil // not an object: the decoder says what is wrong
+	}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string]bool{}
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			fields[name] = true
+		}
+	}
+	for key := range keys {
+		if fields[key] {
+			continue
+		}
+		for name := range fields {
+			if strings.EqualFold(name, key) {
+				return invalid(key, "unknown field %q: field names are case-sensitive; send %q", key, name)
+			}
+		}
 	}
 	return nil
 }

@@ -163,3 +163,40 @@ func TestDisabled(t *testing.T) {
 		t.Errorf("disabled admin API: %d %v", status, body)
 	}
 }
+
+// TestStrictInput: the admin API reads its input as SCIM does (pkg/scim's
+// strict decoder): one meaning per request. Duplicate keys, keys that differ
+// only in case, a key whose case differs from the field's, invalid UTF-8, and
+// two Authorization headers are refused, and change nothing.
+func TestStrictInput(t *testing.T) {
+	srv := newHandler(t, adminapi.Config{})
+	auth := "Bearer " + adminToken
+	api := srv.URL + adminapi.ViewsPrefix
+	for _, body := range []string{
+		`{"tenant":"acme","sso":"okta","tenant":"evil"}`,
+		`{"tenant":"acme","sso":"okta","TENANT":"evil"}`,
+		`{"Tenant":"evil","sso":"okta"}`,
+		`{"tenant":"evil","sso":"okta","name":"` + "\xff" + `"}`,
+	} {
+		if status, resp := call(t, "POST", api, auth, body); status != http.StatusBadRequest || resp["code"] != adminapi.CodeInvalidRequest {
+			t.Errorf("POST %q: %d %v, want 400 %s", body, status, resp, adminapi.CodeInvalidRequest)
+		}
+	}
+	for _, path := range []string{"/acme/okta", "/evil/okta"} {
+		if status, _ := call(t, "GET", api+path, auth, ""); status != http.StatusNotFound {
+			t.Errorf("GET %s after refused creates: %d, want 404", path, status)
+		}
+	}
+
+	req, _ := http.NewRequest("GET", api, nil)
+	req.Header.Add("Authorization", auth)
+	req.Header.Add("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("two Authorization headers: %d, want 401", resp.StatusCode)
+	}
+}

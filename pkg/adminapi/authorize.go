@@ -17,6 +17,12 @@ import (
 func BearerToken(token string) Authorizer {
 	want := sha256.Sum256([]byte(token))
 	return func(r *http.Request) (string, error) {
+		// Exactly one Authorization header (RFC 9110 §11.6.2 allows one
+		// credential): with two, which one a proxy or a handler reads is
+		// not the client's to choose.
+		if len(r.Header.Values("Authorization")) != 1 {
+			return "", errUnauthorized
+		}
 		scheme, secret, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return "", errUnauthorized
