@@ -204,7 +204,7 @@ func TestTableCreateAndTokenOnDynamoDB(t *testing.T) {
 func TestDemoConnectionIsOptInAndShortLived(t *testing.T) {
 	bin := buildBinary(t)
 	adminFile := filepath.Join(t.TempDir(), "admin-token")
-	if err := os.WriteFile(adminFile, []byte(strings.Repeat("a", 43)), 0o600); err != nil {
+	if err := os.WriteFile(adminFile, []byte("3f9c2a7b1d04e5f60718293a4b5c6d7e"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -244,5 +244,42 @@ func TestDemoConnectionIsOptInAndShortLived(t *testing.T) {
 	}
 	if exp := tokens[0].Expires; exp == nil || exp.After(started.Add(demoTokenLifetime+time.Minute)) || demoTokenLifetime > 24*time.Hour {
 		t.Fatalf("the demo token expires at %v; want within %s of start, at most a day", exp, demoTokenLifetime)
+	}
+}
+
+// TestServeRefusesAWeakAdminToken: a 1-character admin token used to open
+// the admin API; serve now refuses to start with one, and says why.
+func TestServeRefusesAWeakAdminToken(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(file, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  string
+	}{
+		{[]string{"--admin-token-file", file}, ""},
+		{nil, "SCIMGATE_ADMIN_TOKEN=x"},
+	} {
+		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "scimgate.db")}, tc.args...)...)
+		cmd.Env = append(os.Environ(), tc.env)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(stderr.String(), "at least 32") {
+				t.Errorf("serve %v %s: %v\n%s", tc.args, tc.env, err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("serve %v %s started with a 1-character admin token", tc.args, tc.env)
+		}
 	}
 }

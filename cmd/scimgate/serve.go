@@ -19,6 +19,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/adminapi"
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -53,6 +54,9 @@ type serveOptions struct {
 	publicURL      string
 	adminToken     string
 	adminTokenFrom string
+	// adminFailures counts failed admin-token attempts per client address;
+	// nil: adminapi's FailedAuthBurst and FailedAuthPerSecond.
+	adminFailures *ratelimit.Keyed
 	// demo asks for the demo connection on an empty embedded store (make run
 	// passes it); ignored when the server looks like production.
 	demo bool
@@ -132,9 +136,16 @@ func adminToken(file string) (token, from string, err error) {
 		if token == "" {
 			return "", "", fmt.Errorf("the admin token file %s is empty", file)
 		}
-		return token, from, nil
+	} else {
+		token, from = strings.TrimSpace(os.Getenv("SCIMGATE_ADMIN_TOKEN")), "SCIMGATE_ADMIN_TOKEN"
+		if token == "" {
+			return "", from, nil
+		}
 	}
-	return strings.TrimSpace(os.Getenv("SCIMGATE_ADMIN_TOKEN")), "SCIMGATE_ADMIN_TOKEN", nil
+	if err := adminapi.CheckAdminToken(token); err != nil {
+		return "", "", usageErrorf("%s: %v", from, err)
+	}
+	return token, from, nil
 }
 
 func newLogger(w io.Writer) (*slog.Logger, error) {
@@ -189,7 +200,11 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			Authenticate: authorize.SCIMAuthenticator(),
 		})
 		feed, _ := st.resources.(changes.Feed)
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed})
+		failures := o.adminFailures
+		if failures == nil {
+			failures = ratelimit.NewKeyed(adminapi.FailedAuthPerSecond, adminapi.FailedAuthBurst, time.Now)
+		}
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)

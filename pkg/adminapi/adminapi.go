@@ -19,14 +19,17 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -49,6 +52,10 @@ type Config struct {
 	// request arrived on, which is right when both APIs share a host.
 	PublicURL string
 	Authorize Authorizer
+	// FailedAuth counts failed authorisations per client address and, once
+	// an address has used its burst, answers it 429 (FailedAuthBurst); nil:
+	// no limit (behind IAM on AWS, where API Gateway refuses first).
+	FailedAuth *ratelimit.Keyed
 	// Feed serves GET .../events (events.go); nil answers 404.
 	Feed changes.Feed
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
@@ -131,6 +138,7 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 // The error codes of the admin API (docs/admin-api.md lists them).
 const (
 	CodeInvalidRequest   = "invalid_request"
+	CodeTooManyRequests  = "too_many_requests"
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
@@ -237,8 +245,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "admin request", attrs...)
 	}()
+	client := clientAddress(r)
+	if h.cfg.FailedAuth != nil {
+		if wait, blocked := h.cfg.FailedAuth.Blocked(client); blocked {
+			al.err = errTooManyFailures
+			rec.Header().Set("Retry-After", strconv.Itoa(wait))
+			writeError(rec, errTooManyFailures)
+			return
+		}
+	}
 	caller, err := h.cfg.Authorize(r)
 	if err != nil {
+		if h.cfg.FailedAuth != nil {
+			h.cfg.FailedAuth.Take(client)
+		}
 		al.err = errUnauthorized
 		rec.Header().Set("WWW-Authenticate", `Bearer realm="scimgate-admin"`)
 		writeError(rec, errUnauthorized)
@@ -262,6 +282,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
+}
+
+// errTooManyFailures answers an address that sent too many wrong admin
+// credentials; it says nothing about the credential it sent this time.
+var errTooManyFailures = &apiError{status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+	Message: "too many failed authentication attempts from this address; retry after the seconds in Retry-After"}
+
+// clientAddress is the host of the peer: the key failed attempts are
+// counted under. Behind a proxy every client shares the proxy's address.
+func clientAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (h *Handler) allowedMethods(r *http.Request) []string {
