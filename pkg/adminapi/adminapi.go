@@ -131,6 +131,23 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// logMessage is Message with the values the client sent taken out, for
+	// the access log (scim.Errorf's redaction); "" when Message has none.
+	logMessage string
+}
+
+// logLine is what the access log says of the error: code and redacted message.
+func (e *apiError) logLine() string {
+	if e.logMessage != "" {
+		return e.Code + ": " + e.logMessage
+	}
+	return e.Code + ": " + e.Message
+}
+
+// redacted is format with its arguments redacted as scim.Errorf redacts
+// them for the log: ids and scimgate's own words stay, client values go.
+func redacted(format string, args ...any) string {
+	return scim.LogDetailOf(scim.Errorf(scim.EInvalidValue, format, args...))
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -154,7 +171,8 @@ var errUnauthorized = &apiError{status: http.StatusUnauthorized, Code: CodeUnaut
 	Message: "missing or invalid admin credentials"}
 
 func invalid(field, format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &apiError{status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf(format, args...),
+		logMessage: redacted(format, args...)}
 }
 
 // errorOf maps any error to the admin error answered for it. Internal
@@ -164,6 +182,14 @@ func errorOf(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	ae = errorOfSCIM(err)
+	if ae.Code != CodeInternal && ae.Code != CodeUnauthorized {
+		ae.logMessage = scim.LogDetailOf(err)
+	}
+	return ae
+}
+
+func errorOfSCIM(err error) *apiError {
 	detail := scim.ErrorDetailOf(err)
 	switch scim.ErrorCodeOf(err) {
 	case scim.ENotFound:
@@ -240,7 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", al.err.Error()))
 			} else {
-				attrs = append(attrs, slog.String("error", ae.Code+": "+ae.Message))
+				attrs = append(attrs, slog.String("error", ae.logLine()))
 			}
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "admin request", attrs...)
@@ -273,10 +299,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allowed := h.allowedMethods(r); len(allowed) > 0 {
 			rec.Header().Set("Allow", strings.Join(allowed, ", "))
 			al.err = &apiError{status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: fmt.Sprintf("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
+				Message:    fmt.Sprintf("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")),
+				logMessage: redacted("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
 		} else {
 			al.err = &apiError{status: http.StatusNotFound, Code: CodeNotFound,
-				Message: fmt.Sprintf("no admin route at %s; see docs/admin-api.md", r.URL.Path)}
+				Message:    fmt.Sprintf("no admin route at %s; see docs/admin-api.md", r.URL.Path),
+				logMessage: redacted("no admin route at %s; see docs/admin-api.md", r.URL.Path)}
 		}
 		writeError(rec, al.err)
 		return
@@ -373,11 +401,13 @@ func connectionOf(tenant, sso string) (scim.Connection, error) {
 	if sso == "" {
 		return conn, invalid("sso", "sso is required")
 	}
+	// The rule, not the value: an invalid id is often an email or a name
+	// pasted in the wrong place, which neither the answer nor the log repeats.
 	if err := (scim.Connection{Tenant: tenant, SSO: "x"}).Validate(); err != nil {
-		return conn, invalid("tenant", "%s", scim.ErrorDetailOf(err))
+		return conn, invalid("tenant", "the tenant id is invalid: use 1-63 lowercase letters, digits or hyphens")
 	}
 	if err := conn.Validate(); err != nil {
-		return conn, invalid("sso", "%s", scim.ErrorDetailOf(err))
+		return conn, invalid("sso", "the SSO connection id is invalid: use 1-63 lowercase letters, digits or hyphens")
 	}
 	return conn, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -198,5 +199,34 @@ func TestStrictInput(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("two Authorization headers: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestInvalidIdsAreNotEchoedOrLogged: an invalid tenant or sso id (an
+// email pasted where the id belongs) is refused with a 400 that names the
+// field and the rule, not the value, and the access log does not hold it.
+func TestInvalidIdsAreNotEchoedOrLogged(t *testing.T) {
+	var logs strings.Builder
+	srv := newHandler(t, adminapi.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	auth := "Bearer " + adminToken
+	api := srv.URL + adminapi.ViewsPrefix
+	const secret = "secret.person@corp.example"
+	for _, rq := range []struct{ method, path, body, field string }{
+		{"GET", "/" + secret + "/okta", "", "tenant"},
+		{"GET", "/acme/" + secret + "/tokens", "", "sso"},
+		{"POST", "", `{"tenant":"` + secret + `","sso":"okta"}`, "tenant"},
+	} {
+		status, body := call(t, rq.method, api+rq.path, auth, rq.body)
+		if status != http.StatusBadRequest || body["field"] != rq.field {
+			t.Errorf("%s %s: %d %v, want 400 on %s", rq.method, rq.path, status, body, rq.field)
+		}
+		if msg, _ := body["message"].(string); strings.Contains(msg, "secret.person") || msg == "" {
+			t.Errorf("%s %s: the message echoes the invalid id or is empty: %q", rq.method, rq.path, msg)
+		}
+	}
+	call(t, "DELETE", api+"/acme/okta/tokens/"+secret, auth, "")
+	call(t, "GET", srv.URL+"/admin/v1/"+secret, auth, "")
+	if strings.Contains(logs.String(), "secret.person") {
+		t.Fatalf("the admin access log holds an invalid id:\n%s", logs.String())
 	}
 }

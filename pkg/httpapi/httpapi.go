@@ -344,7 +344,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rl := logOf(r.Context())
 		rl.route = rt.Method + " " + rt.Pattern
-		rl.resourceID = r.PathValue("id")
+		rl.resourceID = scim.LogID(r.PathValue("id"))
 		conn := scim.Connection{Tenant: r.PathValue("tenant"), SSO: r.PathValue("sso")}
 		if conn.Validate() != nil || (h.cfg.DedicatedTenant != "" && conn.Tenant != h.cfg.DedicatedTenant) {
 			// The same answer as for an unknown path: do not reveal which tenants exist.
