@@ -41,7 +41,7 @@ func timeCell(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(timeFormat)
 }
 
 func orDash(s string) string {
@@ -140,7 +140,7 @@ func noteExpiry(w io.Writer, expires *time.Time) {
 		fmt.Fprintln(w, "note: this token never expires; revoke it with `scimgate token revoke`, or give --expires-in (for example 365d) to create one that does")
 		return
 	}
-	fmt.Fprintf(w, "the token expires at %s\n", expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "the token expires at %s\n", expires.UTC().Format(timeFormat))
 }
 
 // onConnection runs fn with the connection cf names and the admin service on

@@ -122,8 +122,8 @@ func tokenRotateCommand() *command {
 			af.register(fs, true)
 			id := fs.String("token-id", "", "id of the token to rotate, from scimgate token list (required)")
 			overlapFlag := fs.String("overlap", "24h", "how long the old token keeps working (a Go duration, or days: 7d)")
-			expiresIn := fs.String("expires-in", "", "the new token expires after this (90s, 24h, 365d) or at this RFC 3339 time (default: never)")
-			description := fs.String("description", "", "description of the new token")
+			expiresIn := fs.String("expires-in", "", "the new token expires after this (90s, 24h, 365d) or at this RFC 3339 time (default: the old token's lifetime from now; never if it had none)")
+			description := fs.String("description", "", "description of the new token (default: the old token's)")
 			return func(ctx context.Context, out streams) (err error) {
 				conn, err := cf.conn()
 				if err != nil {
@@ -153,7 +153,7 @@ func tokenRotateCommand() *command {
 				if err != nil {
 					return fmt.Errorf("rotate token %s of %s: %w", *id, conn, err)
 				}
-				fmt.Fprintf(out.stderr, "created token %s; the old token %s keeps working until %s\n", r.New.ID, r.OldID, r.OldExpires.UTC().Format(time.RFC3339))
+				fmt.Fprintf(out.stderr, "created token %s; the old token %s keeps working until %s\n", r.New.ID, r.OldID, r.OldExpires.UTC().Format(timeFormat))
 				noteExpiry(out.stderr, r.New.Expires)
 				if af.json {
 					return printJSON(out.stdout, adminapi.NewRotation(r))
