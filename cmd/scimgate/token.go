@@ -51,7 +51,7 @@ func tokenCreateCommand() *command {
 					return fmt.Errorf("create a token for %s: %w", conn, err)
 				}
 				fmt.Fprintf(out.stderr, "created token %s for tenant %q, SSO connection %q in the %s; it is shown only now\n", tok.ID, conn.Tenant, conn.SSO, st.describe)
-				noteExpiry(out.stderr, tok.Expires)
+				noteExpiry(out.stderr, conn, tok.ID, tok.Expires)
 				if af.json {
 					return printJSON(out.stdout, tok)
 				}
@@ -154,7 +154,7 @@ func tokenRotateCommand() *command {
 					return fmt.Errorf("rotate token %s of %s: %w", *id, conn, err)
 				}
 				fmt.Fprintf(out.stderr, "created token %s; the old token %s keeps working until %s\n", r.New.ID, r.OldID, r.OldExpires.UTC().Format(timeFormat))
-				noteExpiry(out.stderr, r.New.Expires)
+				noteExpiry(out.stderr, conn, r.New.ID, r.New.Expires)
 				if af.json {
 					return printJSON(out.stdout, adminapi.NewRotation(r))
 				}

@@ -150,6 +150,14 @@ func (s *Service) CreateConnection(ctx context.Context, conn scim.Connection, na
 	}
 	rec := auth.ConnectionRecord{Conn: conn, Name: name, State: auth.StateActive, Created: now}
 	if err := s.cfg.Store.CreateConnection(s.journal(ctx), rec, first); err != nil {
+		if scim.ErrorCodeOf(err) == scim.EUniqueness {
+			// A deleted connection keeps its ids until it is purged (its data
+			// is retained for audit): say so, and how to free them.
+			if old, lerr := s.cfg.Store.LookupConnection(ctx, conn); lerr == nil && !old.Deleted.IsZero() {
+				return nil, scim.Errorf(scim.EUniqueness, "connection %s was deleted, not purged: its data is kept for audit; purge it first (scimgate connection purge --tenant %s --sso %s --yes) to reuse its ids",
+					conn, conn.Tenant, conn.SSO)
+			}
+		}
 		return nil, fmt.Errorf("create connection %s: %w", conn, err)
 	}
 	return &CreatedConnection{Connection: s.connection(&rec), TokenID: first.ID, Token: secret}, nil

@@ -358,3 +358,27 @@ func TestTimesAreUTCMilliseconds(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateAfterDeleteSaysPurgeFirst: a deleted connection keeps its data
+// until purged, so its ids cannot be reused yet; the refusal says that and
+// what to do, not a bare "already exists".
+func TestCreateAfterDeleteSaysPurgeFirst(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{})
+	wantCode(t, err, scim.EUniqueness)
+	if detail := scim.ErrorDetailOf(err); !strings.Contains(detail, "already exists") {
+		t.Errorf("a live connection: %q", detail)
+	}
+	if err := f.svc.DeleteConnection(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{})
+	wantCode(t, err, scim.EUniqueness)
+	if detail := scim.ErrorDetailOf(err); !strings.Contains(detail, "deleted, not purged") || !strings.Contains(detail, "connection purge --tenant acme --sso okta --yes") {
+		t.Errorf("a deleted connection: %q, want it to say deleted, not purged, and how to purge", detail)
+	}
+}
