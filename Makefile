@@ -1,6 +1,6 @@
 # scimgate: build, test, run locally, invoke a Lambda function locally, deploy with AWS SAM.
 #
-#   make run [ARGS="--admin-token-file F"]     build bin/scimgate and serve SCIM locally on the embedded store
+#   make run [ARGS="--admin-token-file F"]     build bin/scimgate and serve SCIM locally (--demo: a demo connection)
 #   make test                                  vet, template lint, every test, brief fuzzing
 #   make stress                                the reliability suite against a real scimgate serve on each store
 #   make build                                 the Lambda functions for AWS (linux/arm64) into bin/<name>/bootstrap
@@ -52,7 +52,7 @@ build:
 run:
 	@echo "make run: building bin/scimgate (the first build on a fresh machine takes a minute or more; later ones seconds)..."
 	@$(GO) build -o bin/scimgate ./cmd/scimgate
-	bin/scimgate serve $(ARGS)
+	bin/scimgate serve --demo $(ARGS)
 
 tools: $(RIE)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/sqlitestore"
 )
@@ -52,7 +53,10 @@ var storeKinds = []string{"sqlite", "dynamodb"}
 // localServer serves the local wiring (SCIM, admin API, views) on st.
 func localServer(t *testing.T, st *stores, adminToken string) *httptest.Server {
 	t.Helper()
-	handler, err := localHandler(st, serveOptions{adminToken: adminToken, requestTimeout: time.Minute},
+	// This test sends wrong tokens to every route on purpose: a limit far
+	// above that (pkg/adminapi tests the real one).
+	failures := ratelimit.NewKeyed(1000, 1_000_000, time.Now)
+	handler, err := localHandler(st, serveOptions{adminToken: adminToken, requestTimeout: time.Minute, adminFailures: failures},
 		slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimgate/scimgate/pkg/reconcile"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/sqlitestore"
 )
 
 // checkPageSize bounds how many connections --all reads at a time.
@@ -17,9 +18,12 @@ const checkPageSize = 100
 
 // checkOutput is the --json document.
 type checkOutput struct {
-	Connections []*reconcile.Report `json:"connections"`
-	Violations  int                 `json:"violations"`
-	Repaired    int                 `json:"repaired"`
+	// Schema: the embedded store's indexes found missing or altered when
+	// the file was opened (recreated then, where the rows allowed it).
+	Schema      []sqlitestore.SchemaIssue `json:"schema,omitempty"`
+	Connections []*reconcile.Report       `json:"connections"`
+	Violations  int                       `json:"violations"`
+	Repaired    int                       `json:"repaired"`
 }
 
 // checkCommand verifies the store's invariants for one connection or all of
@@ -75,6 +79,18 @@ func check(ctx context.Context, o checkOptions, sf *storeFlags, out streams) (er
 	}
 
 	report := checkOutput{Connections: []*reconcile.Report{}}
+	if st.embedded != nil {
+		report.Schema = st.embedded.SchemaIssues()
+		for _, issue := range report.Schema {
+			report.Violations++
+			if issue.Repaired {
+				report.Repaired++
+			}
+			if !o.asJSON {
+				printSchemaIssue(stdout, issue)
+			}
+		}
+	}
 	record := func(rep *reconcile.Report) error {
 		report.Connections = append(report.Connections, rep)
 		for _, v := range rep.Violations {
@@ -113,6 +129,16 @@ func check(ctx context.Context, o checkOptions, sf *storeFlags, out streams) (er
 		return fmt.Errorf("%d violation(s) found, %d repaired", report.Violations, report.Repaired)
 	}
 	return nil
+}
+
+// printSchemaIssue writes one line per index found missing or altered, in
+// the violations' format, with "store" in place of the connection.
+func printSchemaIssue(w io.Writer, issue sqlitestore.SchemaIssue) {
+	outcome := " [repaired: recreate-index]"
+	if !issue.Repaired {
+		outcome = fmt.Sprintf(" [repair recreate-index failed: %s]", issue.Error)
+	}
+	fmt.Fprintf(w, "store\t%s-index\tids=%s\tthe index that enforces uniqueness is %s%s\n", issue.Problem, issue.Index, issue.Problem, outcome)
 }
 
 // printReport writes one line per violation: connection, kind, ids, what

@@ -158,3 +158,52 @@ func TestCheckOnDynamoDB(t *testing.T) {
 		t.Fatalf("check --all on DynamoDB: exit %d, %v\n%s", code, err, out)
 	}
 }
+
+// TestCheckReportsADroppedUniqueIndex: a unique index dropped behind the
+// store's back is recreated when the file is opened and reported by check
+// (exit 1, repaired); an index that cannot be recreated because duplicates
+// are already in keeps serve from starting.
+func TestCheckReportsADroppedUniqueIndex(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	if _, code := runCmd(t, bin, "token", "create", "--tenant", "acme", "--sso", "okta", "--data", data); code != 0 {
+		t.Fatalf("token create: exit %d", code)
+	}
+	tamper := func(stmts ...string) {
+		t.Helper()
+		db, err := sql.Open("sqlite", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, stmt := range stmts {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	tamper(`DROP INDEX resources_live_name`)
+	out, code := runCmd(t, bin, "check", "--all", "--data", data)
+	if code != 1 || !strings.Contains(out, "missing-index") || !strings.Contains(out, "resources_live_name") || !strings.Contains(out, "[repaired: recreate-index]") {
+		t.Fatalf("check after the index was dropped: exit %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, bin, "check", "--all", "--data", data); code != 0 {
+		t.Fatalf("check after the repair: exit %d\n%s", code, out)
+	}
+
+	// Two live users with one name key got in while the index was gone.
+	tamper(`DROP INDEX resources_live_name`,
+		`INSERT INTO resources (tenant, sso, type, id, name, name_key, active, version, created, last_modified, attributes)
+		 VALUES ('acme', 'okta', 'User', '00000001-0000-4000-8000-000000000000', 'ada', 'ada', 1, 1, '2026-12-01T09:00:00Z', '2026-12-01T09:00:00Z', '{"userName":"ada"}'),
+		        ('acme', 'okta', 'User', '00000002-0000-4000-8000-000000000000', 'ada', 'ada', 1, 1, '2026-12-01T09:00:00Z', '2026-12-01T09:00:00Z', '{"userName":"ada"}')`)
+	out, code = runCmd(t, bin, "check", "--all", "--data", data)
+	if code != 1 || !strings.Contains(out, "missing-index") || !strings.Contains(out, "duplicate-key") || strings.Contains(out, "[repaired: recreate-index]") {
+		t.Fatalf("check with duplicates and no index: exit %d\n%s", code, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "resources_live_name") || !strings.Contains(stderr.String(), "scimgate check") {
+		t.Fatalf("serve on a store whose unique index cannot be recreated: %v\n%s", err, stderr.String())
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,6 +128,31 @@ func TestCheckPublicURL(t *testing.T) {
 	for _, bad := range []string{"scim.example.com", "ftp://x", "https://x/scim/v2", "https://x?a=b", "https://"} {
 		if _, err := checkPublicURL(bad); err == nil {
 			t.Errorf("checkPublicURL(%q) accepted", bad)
+		}
+	}
+}
+
+// TestTokenHintsWorkAsPrinted: the never-expires note names the revoke
+// command with the flags it needs, and a bad --expires-in says what is
+// wrong without an internal error code.
+func TestTokenHintsWorkAsPrinted(t *testing.T) {
+	t.Setenv("SCIMGATE_DATA", "")
+	t.Setenv("SCIMGATE_DYNAMODB_TABLE", "")
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	code, stdout, stderr := runCLI(t, "token", "create", "--tenant", "acme", "--sso", "okta", "--json", "--data", data)
+	var tok struct {
+		ID string `json:"id"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &tok) != nil || tok.ID == "" {
+		t.Fatalf("token create: exit %d, %q, %s", code, stdout, stderr)
+	}
+	if want := "scimgate token revoke --tenant acme --sso okta --token-id " + tok.ID; !strings.Contains(stderr, want) {
+		t.Errorf("the never-expires note does not say %q:\n%s", want, stderr)
+	}
+	for _, bad := range []string{"soon", "-5d", "2001-01-01T00:00:00Z"} {
+		code, _, stderr := runCLI(t, "token", "create", "--tenant", "acme", "--sso", "okta", "--expires-in", bad, "--data", data)
+		if code != 2 || strings.Contains(stderr, "invalid_value") || !strings.Contains(stderr, "--expires-in") {
+			t.Errorf("--expires-in %s: exit %d, stderr %q; want exit 2 without the internal code", bad, code, firstLine(stderr))
 		}
 	}
 }

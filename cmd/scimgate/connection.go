@@ -59,9 +59,9 @@ func connectionCreateCommand() *command {
 				fmt.Fprintf(out.stderr, "created connection %s in the %s, with token %s; the token is shown only now\n", conn, st.describe, created.TokenID)
 				af.noteAssumedURL(out.stderr)
 				if opts.Expires.IsZero() {
-					noteExpiry(out.stderr, nil)
+					noteExpiry(out.stderr, conn, created.TokenID, nil)
 				} else {
-					noteExpiry(out.stderr, &opts.Expires)
+					noteExpiry(out.stderr, conn, created.TokenID, &opts.Expires)
 				}
 				if af.json {
 					return printJSON(out.stdout, created)

@@ -11,20 +11,23 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // The change-feed commands (docs/events.md):
 //
 //	scimgate events list --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
 //	scimgate events tail --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
-//	scimgate audit --tenant T --sso S [--resource ID] [--since TIME] [--json]
+//	scimgate audit --tenant T --sso S [--resource ID | --user NAME] [--since TIME] [--json]
 
 // feedQuery is the selection every change-feed command takes.
 type feedQuery struct {
 	conn                          connFlags
 	store                         storeFlags
 	after, types, resource, since string
-	json                          bool
+	// user is audit's --user: a userName, resolved to the live user's id.
+	user string
+	json bool
 }
 
 func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
@@ -36,6 +39,7 @@ func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
 	fs.StringVar(&q.resource, "resource", "", "only the records of this resource id (its history)")
 	if audit {
 		fs.StringVar(&q.since, "since", "", "only changes from this time on: RFC 3339, or a duration back from now (24h, 7d)")
+		fs.StringVar(&q.user, "user", "", "only the records of the live user with this userName (for a deleted user, give --resource ID)")
 	}
 	fs.BoolVar(&q.json, "json", false, "print one JSON record per line (JSON Lines), oldest first, instead of a table")
 	q.store.register(fs)
@@ -48,6 +52,9 @@ func (q *feedQuery) query(now time.Time) (changes.Query, error) {
 		return changes.Query{}, err
 	}
 	out := changes.Query{Tenant: conn.Tenant, SSO: conn.SSO, After: q.after, ResourceID: q.resource, Limit: changes.MaxPage}
+	if q.user != "" && q.resource != "" {
+		return changes.Query{}, usageErrorf("use either --user or --resource")
+	}
 	if q.after != "" && !changes.ValidID(q.after) {
 		return changes.Query{}, usageErrorf("--after %q is not a record id (26 characters, as events list prints them)", q.after)
 	}
@@ -90,6 +97,25 @@ func feedCommand(name, synopsis, summary string, audit bool, run func(ctx contex
 				if !ok {
 					return fmt.Errorf("the %s keeps no change feed", st.describe)
 				}
+				conn := scim.Connection{Tenant: q.Tenant, SSO: q.SSO}
+				// A deleted connection keeps its history until purged; one
+				// that never existed has none, which an empty table would hide.
+				if _, err := st.conns.LookupConnection(ctx, conn); err != nil {
+					if scim.ErrorCodeOf(err) == scim.ENotFound {
+						return fmt.Errorf("connection %s does not exist in the %s (never created, or purged): `scimgate connection list` shows the connections", conn, st.describe)
+					}
+					return fmt.Errorf("look up connection %s: %w", conn, err)
+				}
+				if fq.user != "" {
+					u, err := st.resources.FindByName(ctx, conn, scim.UserResource, fq.user, false)
+					if scim.ErrorCodeOf(err) == scim.ENotFound {
+						return fmt.Errorf("%s has no live user named %q; for a deleted user give --resource ID (the audit table shows ids and names)", conn, fq.user)
+					}
+					if err != nil {
+						return fmt.Errorf("find user %q of %s: %w", fq.user, conn, err)
+					}
+					q.ResourceID = u.ID
+				}
 				return run(ctx, feed, q, fq.json, out)
 			}
 		},
@@ -116,7 +142,7 @@ func eventsCommands() []*command {
 }
 
 func auditCommand() *command {
-	return feedCommand("audit", "--tenant T --sso S [--resource ID] [--since TIME] [--json]",
+	return feedCommand("audit", "--tenant T --sso S [--resource ID | --user NAME] [--since TIME] [--json]",
 		"Show who changed what and when: each change's time, actor (the token id or admin identity, never a\n"+
 			"token), request id, type, resource, version and changed attributes, from the change records.",
 		true, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
@@ -149,6 +175,7 @@ type printer struct {
 	out    io.Writer
 	tw     *tabwriter.Writer
 	header bool
+	names  map[string]string // resource -> the last name its records showed
 }
 
 func newPrinter(out io.Writer, asJSON, audit bool) *printer {
@@ -168,7 +195,7 @@ func (p *printer) print(recs []changes.Record) error {
 	if !p.header {
 		p.header = true
 		if p.audit {
-			fmt.Fprintln(p.tw, "TIME\tACTOR\tREQUEST\tTYPE\tRESOURCE\tVERSION\tCHANGED")
+			fmt.Fprintln(p.tw, "TIME\tACTOR\tREQUEST\tTYPE\tRESOURCE\tNAME\tVERSION\tCHANGED")
 		} else {
 			fmt.Fprintln(p.tw, "ID\tTIME\tTYPE\tRESOURCE\tVERSION\tCHANGED")
 		}
@@ -184,12 +211,38 @@ func (p *printer) print(recs []changes.Record) error {
 		at := r.Time.UTC().Format("2006-01-02T15:04:05.000Z")
 		resource := r.ResourceType + " " + r.ResourceID
 		if p.audit {
-			fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", at, r.Actor, r.RequestID, r.Type, resource, r.Version, changed)
+			fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", at, r.Actor, r.RequestID, r.Type, resource, p.name(r), r.Version, changed)
 		} else {
 			fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, at, r.Type, resource, r.Version, changed)
 		}
 	}
 	return p.tw.Flush()
+}
+
+// name is the resource's userName or displayName as a record's data shows
+// it, or the last one seen for that resource (a deactivation's data may
+// leave it out), else "-".
+func (p *printer) name(r changes.Record) string {
+	var d struct {
+		UserName    string `json:"userName"`
+		DisplayName string `json:"displayName"`
+	}
+	_ = json.Unmarshal(r.Data, &d)
+	if p.names == nil {
+		p.names = map[string]string{}
+	}
+	key := r.ResourceType + " " + r.ResourceID
+	if n := cmpOr(d.UserName, d.DisplayName); n != "" {
+		p.names[key] = n
+	}
+	return cmpOr(p.names[key], "-")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // listAll prints every record q selects, oldest first, paging until the

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/changes/changestest"
+	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/sqlitestore"
 )
 
@@ -25,10 +27,60 @@ func seedFeed(t *testing.T, recs []changes.Record) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	acme := scim.Connection{Tenant: "acme", SSO: "okta"}
+	at := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	if err := st.CreateConnection(context.Background(), auth.ConnectionRecord{Conn: acme, State: auth.StateActive, Created: at},
+		auth.NewTokenInfo(acme, "scimgate_seed-feed-token-0123456789abcdef", at)); err != nil {
+		t.Fatal(err)
+	}
+	u1 := &scim.Resource{Conn: acme, Type: scim.UserResource, ID: "u1", Version: 1, Created: at, LastModified: at,
+		Name: "ada@example.com", Active: true, Attributes: map[string]any{"userName": "ada@example.com"}}
+	if err := st.Create(context.Background(), u1); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.AppendChanges(context.Background(), recs...); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestFeedCommandsOnAnUnknownConnection: events list and audit on a
+// connection that does not exist say so and exit 1, instead of an empty
+// table and exit 0 that reads as "nothing happened".
+func TestFeedCommandsOnAnUnknownConnection(t *testing.T) {
+	t.Setenv("SCIMGATE_DATA", "")
+	t.Setenv("SCIMGATE_DYNAMODB_TABLE", "")
+	data := seedFeed(t, sampleRecords())
+	for _, args := range [][]string{{"events", "list"}, {"audit"}, {"events", "tail"}} {
+		code, stdout, stderr := runCLI(t, append(args, "--tenant", "acme", "--sso", "nobody", "--data", data)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "acme/nobody") || !strings.Contains(stderr, "connection list") {
+			t.Errorf("%v on an unknown connection: exit %d, stdout %q, stderr %q; want exit 1 naming it", args, code, stdout, stderr)
+		}
+	}
+}
+
+// TestAuditByUserName: audit --user takes the userName a person knows, and
+// the table names each resource, not only its id.
+func TestAuditByUserName(t *testing.T) {
+	t.Setenv("SCIMGATE_DATA", "")
+	t.Setenv("SCIMGATE_DYNAMODB_TABLE", "")
+	recs := sampleRecords()
+	recs[0].Data = json.RawMessage(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","userName":"ada@example.com","meta":{"resourceType":"User","version":"W/\"1\""}}`)
+	data := seedFeed(t, recs)
+	code, stdout, stderr := runCLI(t, "audit", "--tenant", "acme", "--sso", "okta", "--user", "ADA@example.com", "--json", "--data", data)
+	if got := jsonLines(t, stdout); code != 0 || len(got) != 2 || got[0].ID != recs[0].ID || got[1].ID != recs[1].ID {
+		t.Fatalf("audit --user: exit %d, %d records, %s", code, len(got), stderr)
+	}
+	code, stdout, _ = runCLI(t, "audit", "--tenant", "acme", "--sso", "okta", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "NAME") || !strings.Contains(stdout, "ada@example.com") {
+		t.Errorf("audit table without names (exit %d):\n%s", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "audit", "--tenant", "acme", "--sso", "okta", "--user", "nobody@example.com", "--data", data); code != 1 || !strings.Contains(stderr, "--resource") {
+		t.Errorf("audit --user of nobody: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "audit", "--tenant", "acme", "--sso", "okta", "--user", "a", "--resource", "u1", "--data", data); code != 2 {
+		t.Errorf("audit --user with --resource: exit %d, want 2", code)
+	}
 }
 
 func sampleRecords() []changes.Record {

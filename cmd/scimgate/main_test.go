@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -112,7 +113,7 @@ func get(t *testing.T, url, token string) int {
 func TestServeAndTokenCreate(t *testing.T) {
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "nested", "dir", "scimgate.db")
-	srv := startServe(t, bin, data)
+	srv := startServe(t, bin, data, "--demo")
 	banner, addr := srv.banner, srv.addr
 	base := baseURLLine.FindStringSubmatch(banner)
 	token := tokenLine.FindStringSubmatch(banner)
@@ -193,5 +194,92 @@ func TestTableCreateAndTokenOnDynamoDB(t *testing.T) {
 	run("table", "create") // idempotent
 	if tok := strings.TrimSpace(run("token", "create", "--tenant", "acme", "--sso", "okta")); !strings.HasPrefix(tok, "scimgate_") {
 		t.Fatalf("token %q", tok)
+	}
+}
+
+// TestDemoConnectionIsOptInAndShortLived: serve creates no credential nobody
+// asked for. Only --demo creates demo/okta, with a token that expires within
+// a day, and never when the server looks like production (a public URL or an
+// admin token).
+func TestDemoConnectionIsOptInAndShortLived(t *testing.T) {
+	bin := buildBinary(t)
+	adminFile := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(adminFile, []byte("3f9c2a7b1d04e5f60718293a4b5c6d7e"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"no --demo", nil},
+		{"--demo with --public-url", []string{"--demo", "--public-url", "https://scim.example.com"}},
+		{"--demo with an admin token", []string{"--demo", "--admin-token-file", adminFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "scimgate.db")
+			if banner := startServe(t, bin, data, tc.flags...).banner; tokenLine.MatchString(banner) {
+				t.Fatalf("serve %v printed a demo token:\n%s", tc.flags, banner)
+			}
+			out, _ := exec.Command(bin, "connection", "list", "--json", "--data", data).Output()
+			if strings.Contains(string(out), `"demo"`) {
+				t.Fatalf("serve %v created the demo connection: %s", tc.flags, out)
+			}
+		})
+	}
+
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	started := time.Now()
+	if banner := startServe(t, bin, data, "--demo").banner; !tokenLine.MatchString(banner) {
+		t.Fatalf("serve --demo printed no demo token:\n%s", banner)
+	}
+	out, err := exec.Command(bin, "token", "list", "--tenant", "demo", "--sso", "okta", "--json", "--data", data).Output()
+	if err != nil {
+		t.Fatalf("token list: %v", err)
+	}
+	var tokens []struct {
+		Expires *time.Time `json:"expires"`
+	}
+	if err := json.Unmarshal(out, &tokens); err != nil || len(tokens) != 1 {
+		t.Fatalf("token list --json: %v, %s", err, out)
+	}
+	if exp := tokens[0].Expires; exp == nil || exp.After(started.Add(demoTokenLifetime+time.Minute)) || demoTokenLifetime > 24*time.Hour {
+		t.Fatalf("the demo token expires at %v; want within %s of start, at most a day", exp, demoTokenLifetime)
+	}
+}
+
+// TestServeRefusesAWeakAdminToken: a 1-character admin token used to open
+// the admin API; serve now refuses to start with one, and says why.
+func TestServeRefusesAWeakAdminToken(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(file, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  string
+	}{
+		{[]string{"--admin-token-file", file}, ""},
+		{nil, "SCIMGATE_ADMIN_TOKEN=x"},
+	} {
+		cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "scimgate.db")}, tc.args...)...)
+		cmd.Env = append(os.Environ(), tc.env)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(stderr.String(), "at least 32") {
+				t.Errorf("serve %v %s: %v\n%s", tc.args, tc.env, err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("serve %v %s started with a 1-character admin token", tc.args, tc.env)
+		}
 	}
 }

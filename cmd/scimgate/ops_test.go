@@ -89,7 +89,7 @@ func TestServeMetricsAddr(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "scimgate.db")
-			banner := startServeWith(t, bin, tc.env, append([]string{"--data", data}, tc.args...)...)
+			banner := startServeWith(t, bin, tc.env, append([]string{"--data", data, "--demo"}, tc.args...)...)
 			m := metricsLine.FindStringSubmatch(banner)
 			base := baseURLLine.FindStringSubmatch(banner)
 			token := tokenLine.FindStringSubmatch(banner)

@@ -33,11 +33,15 @@ func printTable(w io.Writer, header []string, rows [][]string) error {
 }
 
 // timeCell shows an optional time in a table: "-" for none.
+// timeFormat is how the CLI prints a time: RFC 3339 in UTC with
+// milliseconds, as the admin API and the change records write it.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 func timeCell(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(timeFormat)
 }
 
 func orDash(s string) string {
@@ -123,20 +127,22 @@ func tokenOptions(expiresIn, description string, now time.Time) (admin.TokenOpti
 	if expiresIn != "" {
 		t, err := admin.ParseExpiry(expiresIn, now)
 		if err != nil {
-			return opts, usageErrorf("--expires-in: %v", err)
+			return opts, usageErrorf("--expires-in: %s", scim.ErrorDetailOf(err))
 		}
 		opts.Expires = t
 	}
 	return opts, nil
 }
 
-// noteExpiry tells a person when a new token expires, and says so when it never does.
-func noteExpiry(w io.Writer, expires *time.Time) {
+// noteExpiry tells a person when a new token expires, and says so when it
+// never does, with the revoke command as it must be typed.
+func noteExpiry(w io.Writer, conn scim.Connection, tokenID string, expires *time.Time) {
 	if expires == nil {
-		fmt.Fprintln(w, "note: this token never expires; revoke it with `scimgate token revoke`, or give --expires-in (for example 365d) to create one that does")
+		fmt.Fprintf(w, "note: this token never expires; revoke it with `scimgate token revoke --tenant %s --sso %s --token-id %s` (and the same --data or --dynamodb-table), or give --expires-in (for example 365d) to create one that does\n",
+			conn.Tenant, conn.SSO, tokenID)
 		return
 	}
-	fmt.Fprintf(w, "the token expires at %s\n", expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "the token expires at %s\n", expires.UTC().Format(timeFormat))
 }
 
 // onConnection runs fn with the connection cf names and the admin service on

@@ -19,11 +19,16 @@ import (
 	"github.com/scimgate/scimgate/pkg/adminapi"
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // demoConnection is created, with a token, the first time serve starts on an empty embedded store.
 var demoConnection = scim.Connection{Tenant: "demo", SSO: "okta"}
+
+// demoTokenLifetime bounds the demo token: a credential for trying
+// scimgate out, never one that outlives the afternoon it was made for.
+const demoTokenLifetime = 8 * time.Hour
 
 const (
 	// defaultRequestTimeout is the deadline of one request: what API
@@ -49,6 +54,12 @@ type serveOptions struct {
 	publicURL      string
 	adminToken     string
 	adminTokenFrom string
+	// adminFailures counts failed admin-token attempts per client address;
+	// nil: adminapi's FailedAuthBurst and FailedAuthPerSecond.
+	adminFailures *ratelimit.Keyed
+	// demo asks for the demo connection on an empty embedded store (make run
+	// passes it); ignored when the server looks like production.
+	demo bool
 	// requestTimeout is the deadline of one request: the server's write
 	// timeout and shutdown grace derive from it, and the SCIM handler's
 	// per-request deadline is set from it.
@@ -62,7 +73,7 @@ type serveOptions struct {
 func serveCommand() *command {
 	return &command{
 		name:     "serve",
-		synopsis: "[--addr ADDR] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR] [--webhook-url URL --webhook-secret-file F] [--change-retention D]",
+		synopsis: "[--addr ADDR] [--demo] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR] [--webhook-url URL --webhook-secret-file F] [--change-retention D]",
 		summary: "Serve SCIM on /scim/v2/{tenant}/{sso}, and the admin API on /admin/v1 when an admin token is set\n" +
 			"(SCIMGATE_ADMIN_TOKEN or --admin-token-file). SIGTERM or SIGINT stops accepting connections, lets the\n" +
 			"requests in flight finish (up to the request timeout plus 5s), closes the store and exits 0.",
@@ -70,6 +81,7 @@ func serveCommand() *command {
 			addr := fs.String("addr", env("SCIMGATE_ADDR", "127.0.0.1:8080"), "listen address ($SCIMGATE_ADDR)")
 			publicURL := fs.String("public-url", os.Getenv("SCIMGATE_PUBLIC_URL"), "scheme and host IdPs reach this server on, for the base URLs it prints and returns ($SCIMGATE_PUBLIC_URL; default: the listen address)")
 			adminTokenFile := fs.String("admin-token-file", "", "file holding the admin API's bearer token (default: $SCIMGATE_ADMIN_TOKEN; neither: no admin API)")
+			demo := fs.Bool("demo", false, fmt.Sprintf("on an empty embedded store, create the demo/okta connection with a token that expires in %s (never with --public-url or an admin token)", demoTokenLifetime))
 			timeout := fs.String("request-timeout", env("SCIMGATE_REQUEST_TIMEOUT", defaultRequestTimeout.String()), "deadline of one request ($SCIMGATE_REQUEST_TIMEOUT)")
 			var sf storeFlags
 			sf.register(fs)
@@ -78,7 +90,7 @@ func serveCommand() *command {
 			var of opsFlags
 			of.register(fs)
 			return func(ctx context.Context, out streams) error {
-				o := serveOptions{addr: *addr, ops: &of}
+				o := serveOptions{addr: *addr, ops: &of, demo: *demo}
 				of.prepare(&sf)
 				var err error
 				if o.feed, err = ff.options(); err != nil {
@@ -124,9 +136,16 @@ func adminToken(file string) (token, from string, err error) {
 		if token == "" {
 			return "", "", fmt.Errorf("the admin token file %s is empty", file)
 		}
-		return token, from, nil
+	} else {
+		token, from = strings.TrimSpace(os.Getenv("SCIMGATE_ADMIN_TOKEN")), "SCIMGATE_ADMIN_TOKEN"
+		if token == "" {
+			return "", from, nil
+		}
 	}
-	return strings.TrimSpace(os.Getenv("SCIMGATE_ADMIN_TOKEN")), "SCIMGATE_ADMIN_TOKEN", nil
+	if err := adminapi.CheckAdminToken(token); err != nil {
+		return "", "", usageErrorf("%s: %v", from, err)
+	}
+	return token, from, nil
 }
 
 func newLogger(w io.Writer) (*slog.Logger, error) {
@@ -181,7 +200,11 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			Authenticate: authorize.SCIMAuthenticator(),
 		})
 		feed, _ := st.resources.(changes.Feed)
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed})
+		failures := o.adminFailures
+		if failures == nil {
+			failures = ratelimit.NewKeyed(adminapi.FailedAuthPerSecond, adminapi.FailedAuthBurst, time.Now)
+		}
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)
@@ -202,6 +225,11 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 		st.close()
 		return err
 	}
+	if st.embedded != nil {
+		for _, issue := range st.embedded.SchemaIssues() {
+			fmt.Fprintf(out.stderr, "scimgate: the index %s was %s: recreated from the schema\n", issue.Index, issue.Problem)
+		}
+	}
 	defer func() {
 		if cerr := st.close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close the %s: %w", st.describe, cerr)
@@ -217,7 +245,11 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 	if public == "" {
 		public = "http://" + hostPort
 	}
-	if st.embedded != nil {
+	if o.demo && (o.publicURL != "" || o.adminToken != "") {
+		// A public URL or an admin token: a deployment, where a credential
+		// nobody asked for must not appear.
+		fmt.Fprintln(out.stderr, "scimgate: --demo ignored: no demo connection with --public-url or an admin token set")
+	} else if o.demo && st.embedded != nil {
 		if err := seedDemo(ctx, st, public, sf.data, out.stdout); err != nil {
 			ln.Close()
 			return err
@@ -282,7 +314,8 @@ func selfCommand() string {
 }
 
 // seedDemo creates the demo connection and prints its base URL and token,
-// once: the first time the server starts on an empty embedded store.
+// once: the first time the server starts with --demo on an empty embedded
+// store. The token expires after demoTokenLifetime.
 func seedDemo(ctx context.Context, st *stores, publicURL, dataPath string, stdout io.Writer) error {
 	empty, err := st.embedded.IsEmpty(ctx)
 	if err != nil {
@@ -292,7 +325,8 @@ func seedDemo(ctx context.Context, st *stores, publicURL, dataPath string, stdou
 		return nil
 	}
 	svc := admin.New(admin.Config{Store: st.conns, PublicURL: publicURL, Clock: time.Now})
-	created, err := svc.CreateConnection(ctx, demoConnection, "Demo", admin.TokenOptions{})
+	expires := time.Now().Add(demoTokenLifetime)
+	created, err := svc.CreateConnection(ctx, demoConnection, "Demo", admin.TokenOptions{Expires: expires, Description: "demo (serve --demo)"})
 	if err != nil {
 		return fmt.Errorf("create the demo connection: %w", err)
 	}
@@ -300,10 +334,10 @@ func seedDemo(ctx context.Context, st *stores, publicURL, dataPath string, stdou
 A demo SSO connection was created on this empty store. Point an IdP (or curl) at:
   SCIM base URL: %s
   Bearer token:  %s
-The token is shown only this once. Create more, in another terminal in this directory, with:
+The token is shown only this once and expires at %s. Create more, in another terminal in this directory, with:
   %s token create --tenant %s --sso %s --data %s
 
-`, created.BaseURL, created.Token, selfCommand(), demoConnection.Tenant, demoConnection.SSO, shellQuote(dataPath))
+`, created.BaseURL, created.Token, expires.UTC().Format(timeFormat), selfCommand(), demoConnection.Tenant, demoConnection.SSO, shellQuote(dataPath))
 	return nil
 }
 

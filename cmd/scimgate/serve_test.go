@@ -18,7 +18,7 @@ import (
 // connections at once and exits 0 once the request is done.
 func TestServeFinishesInFlightRequestOnSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
-	srv := startServe(t, bin, filepath.Join(t.TempDir(), "scimgate.db"), "--request-timeout", "20s")
+	srv := startServe(t, bin, filepath.Join(t.TempDir(), "scimgate.db"), "--request-timeout", "20s", "--demo")
 	token := tokenLine.FindStringSubmatch(srv.banner)
 	if token == nil {
 		t.Fatalf("no demo token in the banner:\n%s", srv.banner)
@@ -84,7 +84,7 @@ func TestServeFinishesInFlightRequestOnSIGTERM(t *testing.T) {
 func TestBannerCommandWorksAsPrinted(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	srv := startServe(t, bin, filepath.Join(dir, "scimgate.db"))
+	srv := startServe(t, bin, filepath.Join(dir, "scimgate.db"), "--demo")
 	var printed string
 	for _, line := range strings.Split(srv.banner, "\n") {
 		if strings.Contains(line, " token create ") {

@@ -96,9 +96,21 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 	return &stores{resources: st, tokens: st, conns: st, embedded: st, describe: "embedded store " + f.data, close: st.Close}, nil
 }
 
-// check makes sure a DynamoDB table exists and is reachable, so that a
-// server does not start only to fail every request.
+// check makes sure a DynamoDB table exists and is reachable, and that the
+// embedded store's unique indexes are in place, so that a server does not
+// start only to fail every request or to let duplicates in.
 func (s *stores) check(ctx context.Context) (err error) {
+	if s.embedded != nil {
+		// An index that enforces uniqueness and could not be recreated at
+		// open: serving would let duplicates in.
+		for _, issue := range s.embedded.SchemaIssues() {
+			if !issue.Repaired {
+				return fmt.Errorf("the %s's index %s is %s and cannot be recreated (%s): run `scimgate check --all` on it to list the duplicate keys, resolve them, and start again",
+					s.describe, issue.Index, issue.Problem, issue.Error)
+			}
+		}
+		return nil
+	}
 	if s.client == nil {
 		return nil
 	}

@@ -51,7 +51,7 @@ func tokenCreateCommand() *command {
 					return fmt.Errorf("create a token for %s: %w", conn, err)
 				}
 				fmt.Fprintf(out.stderr, "created token %s for tenant %q, SSO connection %q in the %s; it is shown only now\n", tok.ID, conn.Tenant, conn.SSO, st.describe)
-				noteExpiry(out.stderr, tok.Expires)
+				noteExpiry(out.stderr, conn, tok.ID, tok.Expires)
 				if af.json {
 					return printJSON(out.stdout, tok)
 				}
@@ -122,8 +122,8 @@ func tokenRotateCommand() *command {
 			af.register(fs, true)
 			id := fs.String("token-id", "", "id of the token to rotate, from scimgate token list (required)")
 			overlapFlag := fs.String("overlap", "24h", "how long the old token keeps working (a Go duration, or days: 7d)")
-			expiresIn := fs.String("expires-in", "", "the new token expires after this (90s, 24h, 365d) or at this RFC 3339 time (default: never)")
-			description := fs.String("description", "", "description of the new token")
+			expiresIn := fs.String("expires-in", "", "the new token expires after this (90s, 24h, 365d) or at this RFC 3339 time (default: the old token's lifetime from now; never if it had none)")
+			description := fs.String("description", "", "description of the new token (default: the old token's)")
 			return func(ctx context.Context, out streams) (err error) {
 				conn, err := cf.conn()
 				if err != nil {
@@ -153,8 +153,8 @@ func tokenRotateCommand() *command {
 				if err != nil {
 					return fmt.Errorf("rotate token %s of %s: %w", *id, conn, err)
 				}
-				fmt.Fprintf(out.stderr, "created token %s; the old token %s keeps working until %s\n", r.New.ID, r.OldID, r.OldExpires.UTC().Format(time.RFC3339))
-				noteExpiry(out.stderr, r.New.Expires)
+				fmt.Fprintf(out.stderr, "created token %s; the old token %s keeps working until %s\n", r.New.ID, r.OldID, r.OldExpires.UTC().Format(timeFormat))
+				noteExpiry(out.stderr, conn, r.New.ID, r.New.Expires)
 				if af.json {
 					return printJSON(out.stdout, adminapi.NewRotation(r))
 				}

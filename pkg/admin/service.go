@@ -59,11 +59,18 @@ func BaseURL(publicURL string, conn scim.Connection) string {
 	return publicURL + "/scim/v2/" + conn.Tenant + "/" + conn.SSO
 }
 
-func (s *Service) now() time.Time { return s.cfg.Clock().UTC() }
+// now is the service's time, UTC to the millisecond: what it stores is what
+// it shows.
+func (s *Service) now() time.Time { return stamp(s.cfg.Clock()) }
+
+// stamp is a time as the admin surfaces show it: RFC 3339 in UTC to the
+// millisecond, as the change records and SCIM's meta show theirs, never the
+// nanoseconds a store may hold.
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 func (s *Service) connection(c *auth.ConnectionRecord) Connection {
 	return Connection{
-		Tenant: c.Conn.Tenant, SSO: c.Conn.SSO, Name: c.Name, State: c.State, Created: c.Created,
+		Tenant: c.Conn.Tenant, SSO: c.Conn.SSO, Name: c.Name, State: c.State, Created: stamp(c.Created),
 		BaseURL: BaseURL(s.cfg.PublicURL, c.Conn),
 	}
 }
@@ -72,12 +79,13 @@ func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
+	t = stamp(t)
 	return &t
 }
 
 func token(t auth.TokenInfo) Token {
 	return Token{
-		ID: t.ID, Created: t.Created, Expires: optionalTime(t.Expires), LastUsed: optionalTime(t.LastUsed),
+		ID: t.ID, Created: stamp(t.Created), Expires: optionalTime(t.Expires), LastUsed: optionalTime(t.LastUsed),
 		Revoked: optionalTime(t.Revoked), Description: t.Description,
 	}
 }
@@ -142,6 +150,14 @@ func (s *Service) CreateConnection(ctx context.Context, conn scim.Connection, na
 	}
 	rec := auth.ConnectionRecord{Conn: conn, Name: name, State: auth.StateActive, Created: now}
 	if err := s.cfg.Store.CreateConnection(s.journal(ctx), rec, first); err != nil {
+		if scim.ErrorCodeOf(err) == scim.EUniqueness {
+			// A deleted connection keeps its ids until it is purged (its data
+			// is retained for audit): say so, and how to free them.
+			if old, lerr := s.cfg.Store.LookupConnection(ctx, conn); lerr == nil && !old.Deleted.IsZero() {
+				return nil, scim.Errorf(scim.EUniqueness, "connection %s was deleted, not purged: its data is kept for audit; purge it first (scimgate connection purge --tenant %s --sso %s --yes) to reuse its ids",
+					conn, conn.Tenant, conn.SSO)
+			}
+		}
 		return nil, fmt.Errorf("create connection %s: %w", conn, err)
 	}
 	return &CreatedConnection{Connection: s.connection(&rec), TokenID: first.ID, Token: secret}, nil
@@ -275,6 +291,32 @@ func (s *Service) listTokens(ctx context.Context, conn scim.Connection) ([]Token
 	return out, nil
 }
 
+// inherit fills what a rotation leaves unset from the token it replaces:
+// its description, and its lifetime (expiry minus creation) counted from
+// now, so that rotating an expiring token never yields one that never
+// expires. An unknown id is left for the store's rotation to refuse.
+func (s *Service) inherit(ctx context.Context, conn scim.Connection, id string, opts TokenOptions, now time.Time) (TokenOptions, error) {
+	if opts.Description != "" && !opts.Expires.IsZero() {
+		return opts, nil
+	}
+	toks, err := s.cfg.Store.ListTokens(ctx, conn)
+	if err != nil {
+		return opts, fmt.Errorf("rotate token %s of %s: %w", id, conn, err)
+	}
+	for _, t := range toks {
+		if t.ID != id {
+			continue
+		}
+		if opts.Description == "" {
+			opts.Description = t.Description
+		}
+		if opts.Expires.IsZero() && !t.Expires.IsZero() {
+			opts.Expires = now.Add(t.Expires.Sub(t.Created))
+		}
+	}
+	return opts, nil
+}
+
 // RotateToken creates a new token and lets the old one expire after overlap
 // (DefaultRotationOverlap when zero), or at its own expiry if that comes
 // sooner. Rotating a revoked token is refused: it must not live on.
@@ -286,6 +328,10 @@ func (s *Service) RotateToken(ctx context.Context, conn scim.Connection, id stri
 		overlap = DefaultRotationOverlap
 	}
 	now := s.now()
+	opts, err := s.inherit(ctx, conn, id, opts, now)
+	if err != nil {
+		return nil, err
+	}
 	next, secret, err := s.newToken(conn, opts, now)
 	if err != nil {
 		return nil, err
@@ -296,7 +342,7 @@ func (s *Service) RotateToken(ctx context.Context, conn scim.Connection, id stri
 	if err != nil {
 		return nil, fmt.Errorf("rotate token %s of %s: %w", id, conn, err)
 	}
-	return &Rotated{New: NewToken{Token: token(next), Secret: secret}, OldID: id, OldExpires: expires}, nil
+	return &Rotated{New: NewToken{Token: token(next), Secret: secret}, OldID: id, OldExpires: stamp(expires)}, nil
 }
 
 // RevokeToken revokes a token at once and returns it.

@@ -307,3 +307,78 @@ func TestPurgeConnection(t *testing.T) {
 		t.Fatalf("list after purge = %+v, %v", list, err)
 	}
 }
+
+// TestRotatedTokenInheritsLifetimeAndDescription: a rotation that names no
+// expiry and no description gives the new token the old one's description
+// and lifetime (a 90-day token is replaced by a 90-day token), so that a
+// rotation never turns an expiring credential into one that never expires.
+func TestRotatedTokenInheritsLifetimeAndDescription(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	created, err := f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{Expires: f.clock.now.Add(90 * 24 * time.Hour), Description: "Okta production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clock.advance(80 * 24 * time.Hour)
+	rot, err := f.svc.RotateToken(ctx, acme, created.TokenID, 0, admin.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.New.Description != "Okta production" || rot.New.Expires == nil || !rot.New.Expires.Equal(now.Add(90*24*time.Hour)) {
+		t.Fatalf("the new token: description %q, expires %v; want the old description and a 90-day lifetime from %v", rot.New.Description, rot.New.Expires, now)
+	}
+	own, err := f.svc.RotateToken(ctx, acme, rot.New.ID, 0, admin.TokenOptions{Description: "new", Expires: now.Add(time.Hour)})
+	if err != nil || own.New.Description != "new" || !own.New.Expires.Equal(now.Add(time.Hour)) {
+		t.Fatalf("a rotation with its own options: %+v, %v", own, err)
+	}
+}
+
+// TestTimesAreUTCMilliseconds: every time the admin surfaces show is UTC to
+// the millisecond, as the change records are (RFC 3339), never nanoseconds.
+func TestTimesAreUTCMilliseconds(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.clock.now = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	created, err := f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{Expires: f.clock.now.Add(time.Hour + time.Nanosecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	detail, err := f.svc.ShowConnection(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := f.svc.RotateToken(ctx, acme, created.TokenID, time.Minute+time.Nanosecond, admin.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{created, detail, rot} {
+		b, _ := json.Marshal(v)
+		if strings.Contains(string(b), "123456789") || strings.Contains(string(b), "+01:00") || !strings.Contains(string(b), `09:00:00.123Z"`) {
+			t.Errorf("times not in UTC milliseconds: %s", b)
+		}
+	}
+}
+
+// TestCreateAfterDeleteSaysPurgeFirst: a deleted connection keeps its data
+// until purged, so its ids cannot be reused yet; the refusal says that and
+// what to do, not a bare "already exists".
+func TestCreateAfterDeleteSaysPurgeFirst(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{})
+	wantCode(t, err, scim.EUniqueness)
+	if detail := scim.ErrorDetailOf(err); !strings.Contains(detail, "already exists") {
+		t.Errorf("a live connection: %q", detail)
+	}
+	if err := f.svc.DeleteConnection(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.CreateConnection(ctx, acme, "", admin.TokenOptions{})
+	wantCode(t, err, scim.EUniqueness)
+	if detail := scim.ErrorDetailOf(err); !strings.Contains(detail, "deleted, not purged") || !strings.Contains(detail, "connection purge --tenant acme --sso okta --yes") {
+		t.Errorf("a deleted connection: %q, want it to say deleted, not purged, and how to purge", detail)
+	}
+}

@@ -19,13 +19,17 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
@@ -48,6 +52,10 @@ type Config struct {
 	// request arrived on, which is right when both APIs share a host.
 	PublicURL string
 	Authorize Authorizer
+	// FailedAuth counts failed authorisations per client address and, once
+	// an address has used its burst, answers it 429 (FailedAuthBurst); nil:
+	// no limit (behind IAM on AWS, where API Gateway refuses first).
+	FailedAuth *ratelimit.Keyed
 	// Feed serves GET .../events (events.go); nil answers 404.
 	Feed changes.Feed
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
@@ -123,6 +131,23 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// logMessage is Message with the values the client sent taken out, for
+	// the access log (scim.Errorf's redaction); "" when Message has none.
+	logMessage string
+}
+
+// logLine is what the access log says of the error: code and redacted message.
+func (e *apiError) logLine() string {
+	if e.logMessage != "" {
+		return e.Code + ": " + e.logMessage
+	}
+	return e.Code + ": " + e.Message
+}
+
+// redacted is format with its arguments redacted as scim.Errorf redacts
+// them for the log: ids and scimgate's own words stay, client values go.
+func redacted(format string, args ...any) string {
+	return scim.LogDetailOf(scim.Errorf(scim.EInvalidValue, format, args...))
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -130,6 +155,7 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 // The error codes of the admin API (docs/admin-api.md lists them).
 const (
 	CodeInvalidRequest   = "invalid_request"
+	CodeTooManyRequests  = "too_many_requests"
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
@@ -145,7 +171,8 @@ var errUnauthorized = &apiError{status: http.StatusUnauthorized, Code: CodeUnaut
 	Message: "missing or invalid admin credentials"}
 
 func invalid(field, format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &apiError{status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf(format, args...),
+		logMessage: redacted(format, args...)}
 }
 
 // errorOf maps any error to the admin error answered for it. Internal
@@ -155,6 +182,14 @@ func errorOf(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	ae = errorOfSCIM(err)
+	if ae.Code != CodeInternal && ae.Code != CodeUnauthorized {
+		ae.logMessage = scim.LogDetailOf(err)
+	}
+	return ae
+}
+
+func errorOfSCIM(err error) *apiError {
 	detail := scim.ErrorDetailOf(err)
 	switch scim.ErrorCodeOf(err) {
 	case scim.ENotFound:
@@ -231,13 +266,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", al.err.Error()))
 			} else {
-				attrs = append(attrs, slog.String("error", ae.Code+": "+ae.Message))
+				attrs = append(attrs, slog.String("error", ae.logLine()))
 			}
 		}
 		h.cfg.Logger.LogAttrs(r.Context(), level, "admin request", attrs...)
 	}()
+	client := clientAddress(r)
+	if h.cfg.FailedAuth != nil {
+		if wait, blocked := h.cfg.FailedAuth.Blocked(client); blocked {
+			al.err = errTooManyFailures
+			rec.Header().Set("Retry-After", strconv.Itoa(wait))
+			writeError(rec, errTooManyFailures)
+			return
+		}
+	}
 	caller, err := h.cfg.Authorize(r)
 	if err != nil {
+		if h.cfg.FailedAuth != nil {
+			h.cfg.FailedAuth.Take(client)
+		}
 		al.err = errUnauthorized
 		rec.Header().Set("WWW-Authenticate", `Bearer realm="scimgate-admin"`)
 		writeError(rec, errUnauthorized)
@@ -252,15 +299,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allowed := h.allowedMethods(r); len(allowed) > 0 {
 			rec.Header().Set("Allow", strings.Join(allowed, ", "))
 			al.err = &apiError{status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: fmt.Sprintf("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
+				Message:    fmt.Sprintf("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")),
+				logMessage: redacted("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
 		} else {
 			al.err = &apiError{status: http.StatusNotFound, Code: CodeNotFound,
-				Message: fmt.Sprintf("no admin route at %s; see docs/admin-api.md", r.URL.Path)}
+				Message:    fmt.Sprintf("no admin route at %s; see docs/admin-api.md", r.URL.Path),
+				logMessage: redacted("no admin route at %s; see docs/admin-api.md", r.URL.Path)}
 		}
 		writeError(rec, al.err)
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
+}
+
+// errTooManyFailures answers an address that sent too many wrong admin
+// credentials; it says nothing about the credential it sent this time.
+var errTooManyFailures = &apiError{status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+	Message: "too many failed authentication attempts from this address; retry after the seconds in Retry-After"}
+
+// clientAddress is the host of the peer: the key failed attempts are
+// counted under. Behind a proxy every client shares the proxy's address.
+func clientAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (h *Handler) allowedMethods(r *http.Request) []string {
@@ -338,11 +401,13 @@ func connectionOf(tenant, sso string) (scim.Connection, error) {
 	if sso == "" {
 		return conn, invalid("sso", "sso is required")
 	}
+	// The rule, not the value: an invalid id is often an email or a name
+	// pasted in the wrong place, which neither the answer nor the log repeats.
 	if err := (scim.Connection{Tenant: tenant, SSO: "x"}).Validate(); err != nil {
-		return conn, invalid("tenant", "%s", scim.ErrorDetailOf(err))
+		return conn, invalid("tenant", "the tenant id is invalid: use 1-63 lowercase letters, digits or hyphens")
 	}
 	if err := conn.Validate(); err != nil {
-		return conn, invalid("sso", "%s", scim.ErrorDetailOf(err))
+		return conn, invalid("sso", "the SSO connection id is invalid: use 1-63 lowercase letters, digits or hyphens")
 	}
 	return conn, nil
 }
@@ -372,6 +437,15 @@ func (c *call) decode(v any, optional bool) error {
 		}
 		return invalid("", "the request needs a JSON object body")
 	}
+	// SCIM's strict input rules (pkg/scim): valid UTF-8, and no object with
+	// two keys equal case-insensitively, which encoding/json would resolve
+	// silently, the last one winning.
+	if err := scim.CheckJSON(body); err != nil {
+		return invalid("", "%s", scim.ErrorDetailOf(err))
+	}
+	if err := exactFieldNames(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -387,6 +461,41 @@ func (c *call) decode(v any, optional bool) error {
 	}
 	if dec.More() {
 		return invalid("", "the body must be one JSON object")
+	}
+	return nil
+}
+
+// exactFieldNames refuses a top-level key that names one of v's fields in
+// another case ("Tenant"): encoding/json would accept it, but the admin
+// API's field names are case-sensitive, and accepting variants is what lets
+// two spellings mean one field. The request bodies are flat objects.
+func exactFieldNames(body []byte, v any) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(body, &keys) != nil {
+		return nil // not an object: the decoder says what is wrong
+	}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string]bool{}
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			fields[name] = true
+		}
+	}
+	for key := range keys {
+		if fields[key] {
+			continue
+		}
+		for name := range fields {
+			if strings.EqualFold(name, key) {
+				return invalid(key, "unknown field %q: field names are case-sensitive; send %q", key, name)
+			}
+		}
 	}
 	return nil
 }

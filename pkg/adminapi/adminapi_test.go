@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -161,5 +162,71 @@ func TestDisabled(t *testing.T) {
 	status, body := call(t, "GET", srv.URL+"/admin/v1/connections", "Bearer "+adminToken, "")
 	if status != http.StatusNotFound || body["code"] != adminapi.CodeNotFound || !strings.Contains(body["message"].(string), "SCIMGATE_ADMIN_TOKEN") {
 		t.Errorf("disabled admin API: %d %v", status, body)
+	}
+}
+
+// TestStrictInput: the admin API reads its input as SCIM does (pkg/scim's
+// strict decoder): one meaning per request. Duplicate keys, keys that differ
+// only in case, a key whose case differs from the field's, invalid UTF-8, and
+// two Authorization headers are refused, and change nothing.
+func TestStrictInput(t *testing.T) {
+	srv := newHandler(t, adminapi.Config{})
+	auth := "Bearer " + adminToken
+	api := srv.URL + adminapi.ViewsPrefix
+	for _, body := range []string{
+		`{"tenant":"acme","sso":"okta","tenant":"evil"}`,
+		`{"tenant":"acme","sso":"okta","TENANT":"evil"}`,
+		`{"Tenant":"evil","sso":"okta"}`,
+		`{"tenant":"evil","sso":"okta","name":"` + "\xff" + `"}`,
+	} {
+		if status, resp := call(t, "POST", api, auth, body); status != http.StatusBadRequest || resp["code"] != adminapi.CodeInvalidRequest {
+			t.Errorf("POST %q: %d %v, want 400 %s", body, status, resp, adminapi.CodeInvalidRequest)
+		}
+	}
+	for _, path := range []string{"/acme/okta", "/evil/okta"} {
+		if status, _ := call(t, "GET", api+path, auth, ""); status != http.StatusNotFound {
+			t.Errorf("GET %s after refused creates: %d, want 404", path, status)
+		}
+	}
+
+	req, _ := http.NewRequest("GET", api, nil)
+	req.Header.Add("Authorization", auth)
+	req.Header.Add("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("two Authorization headers: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestInvalidIdsAreNotEchoedOrLogged: an invalid tenant or sso id (an
+// email pasted where the id belongs) is refused with a 400 that names the
+// field and the rule, not the value, and the access log does not hold it.
+func TestInvalidIdsAreNotEchoedOrLogged(t *testing.T) {
+	var logs strings.Builder
+	srv := newHandler(t, adminapi.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	auth := "Bearer " + adminToken
+	api := srv.URL + adminapi.ViewsPrefix
+	const secret = "secret.person@corp.example"
+	for _, rq := range []struct{ method, path, body, field string }{
+		{"GET", "/" + secret + "/okta", "", "tenant"},
+		{"GET", "/acme/" + secret + "/tokens", "", "sso"},
+		{"POST", "", `{"tenant":"` + secret + `","sso":"okta"}`, "tenant"},
+	} {
+		status, body := call(t, rq.method, api+rq.path, auth, rq.body)
+		if status != http.StatusBadRequest || body["field"] != rq.field {
+			t.Errorf("%s %s: %d %v, want 400 on %s", rq.method, rq.path, status, body, rq.field)
+		}
+		if msg, _ := body["message"].(string); strings.Contains(msg, "secret.person") || msg == "" {
+			t.Errorf("%s %s: the message echoes the invalid id or is empty: %q", rq.method, rq.path, msg)
+		}
+	}
+	call(t, "DELETE", api+"/acme/okta/tokens/"+secret, auth, "")
+	call(t, "GET", srv.URL+"/admin/v1/"+secret, auth, "")
+	if strings.Contains(logs.String(), "secret.person") {
+		t.Fatalf("the admin access log holds an invalid id:\n%s", logs.String())
 	}
 }

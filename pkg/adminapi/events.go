@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -58,9 +59,11 @@ func (c *call) listEvents() error {
 		}
 		q.ResourceID = rid
 	}
-	// An unknown connection is 404, as on every route of a connection.
-	if _, err := c.svc.GetConnection(c.r.Context(), c.conn); err != nil {
-		return err
+	// An unknown connection is 404, as on every route of a connection; a
+	// deleted one that is not purged still has its history, which is what
+	// deletion keeps for audit (the CLI's events list reads it too).
+	if _, err := c.h.cfg.Store.LookupConnection(c.r.Context(), c.conn); err != nil {
+		return fmt.Errorf("look up connection %s: %w", c.conn, err)
 	}
 	page, err := c.h.cfg.Feed.ListChanges(c.r.Context(), q)
 	if err != nil {

@@ -93,4 +93,15 @@ func TestEventsRoute(t *testing.T) {
 	if status, _ := call(t, "GET", base, "", ""); status != 401 {
 		t.Errorf("no admin token: %d, want 401", status)
 	}
+	// A deleted connection's history stays readable until it is purged, as
+	// `scimgate events list` reads it: deletion keeps the data for audit.
+	if err := st.DeleteConnection(ctx, acme, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := call(t, "GET", srv.URL+"/admin/v1/connections/acme/okta", bearer, ""); status != 404 {
+		t.Errorf("GET a deleted connection: %d, want 404", status)
+	}
+	if _, ids, _ := page(""); len(ids) != 3 {
+		t.Errorf("the deleted connection's events: %v, want its 3 records", ids)
+	}
 }

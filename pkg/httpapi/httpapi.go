@@ -92,6 +92,8 @@ const DefaultRequestTimeout = 30 * time.Second
 type Handler struct {
 	cfg Config
 	mux *http.ServeMux
+	// rateLimited samples the 429 lines of the access log (logsample.go).
+	rateLimited rateLimitedSampler
 }
 
 // New returns the SCIM handler.
@@ -226,7 +228,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				attrs = append(attrs, slog.String("error", scim.LogDetailOf(rl.err)))
 			}
 		}
-		h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+		if h.logLine(rl, rec.status, &attrs) {
+			h.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+		}
 		if h.cfg.Observer != nil {
 			h.cfg.Observer.EndRequest(r.Context(), rl.route, rec.status, latency, rl.conn)
 		}
@@ -327,6 +331,29 @@ func clientRequestID(v string) (string, bool) {
 
 // allowedMethods lists the methods the request's path is served with; none
 // means the path is unknown (404) rather than the method wrong (405).
+// logLine decides whether a request's access-log line is written: every
+// one, except a connection's 429s beyond the first of each
+// RateLimitedLogInterval. A written line carries the count of those left out
+// since the last (rate_limited_not_logged), when there were any.
+func (h *Handler) logLine(rl *requestLog, status int, attrs *[]slog.Attr) bool {
+	if rl.conn == (scim.Connection{}) {
+		return true
+	}
+	var notLogged int
+	if status == http.StatusTooManyRequests {
+		var write bool
+		if write, notLogged = h.rateLimited.rateLimited(rl.conn, h.cfg.Now()); !write {
+			return false
+		}
+	} else {
+		notLogged = h.rateLimited.served(rl.conn)
+	}
+	if notLogged > 0 {
+		*attrs = append(*attrs, slog.Int("rate_limited_not_logged", notLogged))
+	}
+	return true
+}
+
 func (h *Handler) allowedMethods(r *http.Request) []string {
 	var allowed []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
@@ -344,7 +371,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rl := logOf(r.Context())
 		rl.route = rt.Method + " " + rt.Pattern
-		rl.resourceID = r.PathValue("id")
+		rl.resourceID = scim.LogID(r.PathValue("id"))
 		conn := scim.Connection{Tenant: r.PathValue("tenant"), SSO: r.PathValue("sso")}
 		if conn.Validate() != nil || (h.cfg.DedicatedTenant != "" && conn.Tenant != h.cfg.DedicatedTenant) {
 			// The same answer as for an unknown path: do not reveal which tenants exist.

@@ -100,6 +100,17 @@ func redactArgs(args []any) []any {
 // identifiers, not personal data, and what an operator correlates by.
 var idPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
+// LogID is an id from a request path as it may be logged: itself when it is
+// a well-formed id, else Redacted. A client that puts a userName or an email
+// where an id belongs (/Users/ada@example.com) gets no personal data into
+// the log.
+func LogID(id string) string {
+	if id == "" || idPattern.MatchString(id) {
+		return id
+	}
+	return Redacted
+}
+
 // loggableWords are the strings details are built from that are
 // scimgate's own vocabulary, never a client's data: schema URNs, attribute
 // names as the schemas spell them, resource nouns, query parameter names,

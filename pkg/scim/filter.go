@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -145,6 +146,13 @@ func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
 // not have is false instead of an error, as a search across resource types
 // needs (RFC 7644 §3.4.3: userName simply matches no group).
 func (s *Service) compileFilter(typ ResourceType, raw string, unknownIsFalse bool) (*Filter, error) {
+	// A filter is UTF-8 text (RFC 7644 §3.4.2.2 compares strings; RFC 3986
+	// §2.5 percent-encodes UTF-8). Bytes that are not UTF-8 can equal no
+	// stored value, and matching nothing would tell the IdP the user does
+	// not exist: refuse them, as invalid UTF-8 in a body is refused.
+	if !utf8.ValidString(raw) {
+		return nil, Errorf(EInvalidFilter, "the filter is not valid UTF-8 (first bad byte at offset %d); percent-encode the UTF-8 bytes of each character", firstInvalidUTF8([]byte(raw)))
+	}
 	if err := checkFilterShape(raw, "filter"); err != nil {
 		return nil, err
 	}

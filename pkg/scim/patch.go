@@ -298,6 +298,9 @@ func (p *patcher) apply(op patchOp) error {
 					return Errorf(EInvalidValue, "operation %d: %q must be an object", op.index, k)
 				}
 				for sk, sv := range sub {
+					if isSchemasKey(sk) {
+						continue
+					}
 					if err := p.applyPath(op, ext.ID+":"+sk, sv); err != nil {
 						return err
 					}
@@ -457,12 +460,21 @@ func (p *patcher) applyExtension(op patchOp, ext *Schema, value any) error {
 		return Errorf(EInvalidValue, "operation %d: the value for path %q must be an object of its attributes, like {\"department\": \"R&D\"}", op.index, ext.ID)
 	}
 	for k, v := range obj {
+		if isSchemasKey(k) {
+			continue
+		}
 		if err := p.applyPath(op, ext.ID+":"+k, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// isSchemasKey: a "schemas" member inside an extension's object value
+// (scim2-tester sends {"schemas": [the extension's URN], "department": ...})
+// can only name the extension the value already is; the extension has no
+// such attribute, so it is ignored rather than refused as an unknown path.
+func isSchemasKey(key string) bool { return strings.EqualFold(key, "schemas") }
 
 func (p *patcher) topAttr(ref attrRef) *Attribute {
 	for _, sc := range append([]*Schema{p.s.schemas.core(p.typ)}, p.s.schemas.extensions(p.typ)...) {

@@ -89,6 +89,36 @@ func TestPatchExtensionURNPath(t *testing.T) {
 	})
 }
 
+// TestPatchExtensionValueWithItsOwnSchemas: scim2-tester sends the
+// enterprise extension object as a PATCH value with its own "schemas"
+// member, by path or inside a path-less value. There it can only name the
+// extension itself: it is accepted and ignored, and the extension's
+// attributes apply as without it.
+func TestPatchExtensionValueWithItsOwnSchemas(t *testing.T) {
+	ext := scim.EnterpriseUserSchema
+	for name, ops := range map[string]string{
+		"path is the URN": fmt.Sprintf(`[{"op":"replace","path":%q,"value":{"schemas":[%q],"department":"R&D"}}]`, ext, ext),
+		"path-less value": fmt.Sprintf(`[{"op":"replace","value":{%q:{"schemas":[%q],"department":"R&D"}}}]`, ext, ext),
+		"add, Schemas":    fmt.Sprintf(`[{"op":"add","path":%q,"value":{"Schemas":[%q],"department":"R&D"}}]`, ext, ext),
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			u := enterpriseUser(h)
+			if _, err := h.patch(scim.UserResource, u.ID, ops); err != nil {
+				t.Fatalf("patch: %v", err)
+			}
+			doc := h.doc(scim.UserResource, u.ID)
+			want := map[string]any{"department": "R&D", "employeeNumber": "7", "manager": map[string]any{"value": "boss-1"}}
+			if !reflect.DeepEqual(doc[ext], want) {
+				t.Errorf("extension = %#v, want %#v", doc[ext], want)
+			}
+			if !reflect.DeepEqual(doc["schemas"], []any{scim.UserSchema, ext}) {
+				t.Errorf("schemas = %v", doc["schemas"])
+			}
+		})
+	}
+}
+
 // TestEmptyExtensionObjectAccepted: {"urn:...:enterprise:2.0:User": {}} in a
 // POST or PUT carries no value; RFC 7643 §2.5 makes it unassigned, not an error.
 func TestEmptyExtensionObjectAccepted(t *testing.T) {

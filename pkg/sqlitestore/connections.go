@@ -284,7 +284,29 @@ func (s *Store) PurgeConnection(ctx context.Context, conn scim.Connection, batch
 	if err != nil {
 		return auth.PurgeProgress{}, err
 	}
+	if p.Done {
+		if err := s.compact(ctx); err != nil {
+			return auth.PurgeProgress{}, fmt.Errorf("purge %s: %w", conn, err)
+		}
+	}
 	return p, nil
+}
+
+// compact rewrites the file once a purge is done, so that no byte of the
+// purged data survives: secure_delete zeroes freed cells and pages, but
+// SQLite's page rebalancing can leave copies of cells in a live page's unused
+// space. VACUUM rebuilds every page from the live rows
+// (https://www.sqlite.org/lang_vacuum.html); the checkpoint moves the rebuilt
+// pages from the WAL into the file and empties the WAL, which held the old
+// pages too.
+func (s *Store) compact(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	if _, err := s.writer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
 }
 
 func countKinds(rows *sql.Rows, c *auth.PurgeCounts) error {

@@ -59,6 +59,8 @@ type Store struct {
 	reader *sql.DB
 	// commits queues concurrent writes for writer (groupcommit.go).
 	commits groupCommitter
+	// schemaIssues: what Open found wrong with the indexes (schemacheck.go).
+	schemaIssues []SchemaIssue
 }
 
 // Open opens the store at path, creating its directory (0700), the file
@@ -107,6 +109,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
+	if s.schemaIssues, err = s.verifyIndexes(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: verify the schema: %w", abs, err)
+	}
 	return s, nil
 }
 
@@ -123,6 +129,11 @@ func dsn(abs string, write bool) string {
 	// survives a power cut, not only a crash of the process.
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// secure_delete overwrites deleted content with zeros: a purge (a
+	// data-deletion request) leaves no user's data in free pages of the file
+	// (https://www.sqlite.org/pragma.html#pragma_secure_delete). The cost is
+	// writing the freed bytes, which the page write does anyway.
+	q.Add("_pragma", "secure_delete(1)")
 	if write {
 		// BEGIN IMMEDIATE takes the write lock when the transaction starts,
 		// so it waits under busy_timeout there. A deferred transaction that
