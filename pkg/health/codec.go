@@ -14,14 +14,15 @@ import (
 type storedBucket struct {
 	V     int                 `json:"v"`
 	Slots map[string][5]int64 `json:"s,omitempty"` // slot index -> 2xx, 3xx, 4xx, 5xx, 429
-	Req   *storedCall         `json:"r,omitempty"`
 	OK    *storedCall         `json:"ok,omitempty"`
 	Err   *storedCall         `json:"e,omitempty"`
 	UA    string              `json:"ua,omitempty"`
 }
 
+// The latest request is not stored: it is the later of the latest success
+// and the latest error.
 type storedCall struct {
-	T string `json:"t"` // RFC 3339, milliseconds
+	T int64  `json:"t"` // Unix milliseconds
 	M string `json:"m"`
 	P string `json:"p"`
 	C int    `json:"c"`
@@ -35,23 +36,19 @@ func storeCall(c *Call) *storedCall {
 	if c == nil {
 		return nil
 	}
-	return &storedCall{T: c.Time.UTC().Format(TimeLayout), M: c.Method, P: c.Route, C: c.Status, Y: c.ScimType, I: c.RequestID}
+	return &storedCall{T: c.Time.UnixMilli(), M: c.Method, P: c.Route, C: c.Status, Y: c.ScimType, I: c.RequestID}
 }
 
-func loadCall(s *storedCall) (*Call, error) {
+func loadCall(s *storedCall) *Call {
 	if s == nil {
-		return nil, nil
+		return nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s.T)
-	if err != nil {
-		return nil, fmt.Errorf("decode health call time: %w", err)
-	}
-	return &Call{Time: t.UTC(), Method: s.M, Route: s.P, Status: s.C, ScimType: s.Y, RequestID: s.I}, nil
+	return &Call{Time: time.UnixMilli(s.T).UTC(), Method: s.M, Route: s.P, Status: s.C, ScimType: s.Y, RequestID: s.I}
 }
 
 // EncodeBucket is the stored content of b (without its key).
 func EncodeBucket(b Bucket) ([]byte, error) {
-	s := storedBucket{V: storedVersion, Req: storeCall(b.LastRequest), OK: storeCall(b.LastSuccess), Err: storeCall(b.LastError), UA: b.UserAgent}
+	s := storedBucket{V: storedVersion, OK: storeCall(b.LastSuccess), Err: storeCall(b.LastError), UA: b.UserAgent}
 	for i, c := range b.Slots {
 		if c.zero() {
 			continue
@@ -85,16 +82,8 @@ func DecodeBucket(data []byte, b *Bucket) error {
 		}
 		b.Slots[i] = Counts{Success2xx: v[0], Redirect3xx: v[1], Client4xx: v[2], Server5xx: v[3], RateLimited: v[4]}
 	}
-	var err error
-	if b.LastRequest, err = loadCall(s.Req); err != nil {
-		return err
-	}
-	if b.LastSuccess, err = loadCall(s.OK); err != nil {
-		return err
-	}
-	if b.LastError, err = loadCall(s.Err); err != nil {
-		return err
-	}
+	b.LastSuccess, b.LastError = loadCall(s.OK), loadCall(s.Err)
+	b.LastRequest = later(copyCall(b.LastSuccess), copyCall(b.LastError))
 	b.UserAgent = s.UA
 	return nil
 }
