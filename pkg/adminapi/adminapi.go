@@ -50,6 +50,9 @@ type Config struct {
 	Authorize Authorizer
 	// Feed serves GET .../events (events.go); nil answers 404.
 	Feed changes.Feed
+	// Health serves GET .../health (health.go) from the buckets the SCIM
+	// handlers flush; nil answers 404.
+	Health HealthReader
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -94,6 +97,7 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
+		"GET " + HealthPattern:                        (*call).getHealth,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern
