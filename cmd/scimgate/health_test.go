@@ -293,3 +293,42 @@ func testHealthAfterScriptedMix(t *testing.T, env healthEnv) {
 		t.Fatalf("connection show --json health %+v", shown.Health)
 	}
 }
+
+// TestServeHealthFlushesOnStop: serve's aggregator writes what it holds
+// when stopped, though its interval has not passed, so a clean stop loses
+// nothing; "off" starts nothing.
+func TestServeHealthFlushesOnStop(t *testing.T) {
+	store := &countingHealth{Store: openHealthEnv(t, "sqlite").st.health}
+	agg, stop := startHealth(store, time.Hour, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	conn := scim.Connection{Tenant: "acme", SSO: "okta"}
+	agg.Record(health.Event{Conn: conn, Method: "GET", Route: "/Users", Status: 200})
+	if n := store.puts.Load(); n != 0 {
+		t.Fatalf("%d writes before the stop", n)
+	}
+	stop()
+	buckets, err := store.ListHealth(context.Background(), conn, health.Since(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := health.Summarize(conn, buckets, time.Now()); r.LastDay.Success2xx != 1 {
+		t.Fatalf("after stop: %+v, want the request written", r.LastDay)
+	}
+	if agg, stop := startHealth(store, 0, nil); agg != nil {
+		t.Fatal("--health-flush off started an aggregator")
+	} else {
+		stop()
+	}
+}
+
+func TestHealthFlushFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{{"10s", 10 * time.Second, false}, {"off", 0, false}, {"soon", 0, true}, {"1ms", 0, true}} {
+		got, err := (&healthFlags{flush: tc.in}).interval()
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("--health-flush %s: %v %v", tc.in, got, err)
+		}
+	}
+}
