@@ -82,6 +82,10 @@ func (r *iamRecorder) record(op string, params any) {
 		for name := range in.RequestItems {
 			onTable(aws.String(name))
 		}
+	case *dynamodb.BatchWriteItemInput:
+		for name := range in.RequestItems {
+			onTable(aws.String(name))
+		}
 	case *dynamodb.TransactWriteItemsInput:
 		for _, it := range in.TransactItems {
 			switch {

@@ -114,6 +114,9 @@ func expectations() map[string]expectation {
 		"admin-user-view-absent":   {status: 404, body: map[string]any{"/schemas/0": errorSchema, "/status": "404"}},
 		"admin-connection-delete":  {status: 204},
 		"admin-unmatched-path":     {status: 404, body: map[string]any{"/code": "not_found"}},
+		// The SCIM functions flushed their first requests' health (each
+		// environment's first request flushes at once); the admin function reads it.
+		"admin-connection-health": {status: 200, body: map[string]any{"/tenant": "demo", "/sso": "okta", "/user_agent": "Okta SCIM Client 1.0.0"}},
 		// An event without an IAM identity (a route that lost its authorizer) is refused by the function itself.
 		"admin-without-iam-identity": {status: 401, body: map[string]any{"/code": "unauthorized"}},
 	}

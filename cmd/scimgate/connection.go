@@ -113,7 +113,7 @@ func connectionShowCommand() *command {
 	return &command{
 		name:     "connection show",
 		synopsis: "--tenant T --sso S [--json] " + storeSynopsis,
-		summary:  "Show a connection: its state, base URL, counts of users and groups, and its tokens.",
+		summary:  "Show a connection: its state, base URL, counts of users and groups, its tokens and its sync health.",
 		define: func(fs *flag.FlagSet) runFunc {
 			var cf connFlags
 			var af adminFlags
@@ -125,11 +125,15 @@ func connectionShowCommand() *command {
 					if err != nil {
 						return fmt.Errorf("show connection %s: %w", conn, err)
 					}
+					h, err := healthReport(ctx, af.opened.health, conn)
+					if err != nil {
+						return err
+					}
 					if af.json {
 						if d.Tokens == nil {
 							d.Tokens = []admin.Token{}
 						}
-						return printJSON(out.stdout, d)
+						return printJSON(out.stdout, connectionShow{ConnectionDetail: d, Health: h})
 					}
 					if err := printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
 						{"connection", conn.String()}, {"name", orDash(d.Name)}, {"state", string(d.State)},
@@ -139,7 +143,11 @@ func connectionShowCommand() *command {
 						return err
 					}
 					fmt.Fprintln(out.stdout)
-					return printTokens(out, d.Tokens)
+					if err := printTokens(out, d.Tokens); err != nil {
+						return err
+					}
+					fmt.Fprintln(out.stdout)
+					return printHealth(out.stdout, h)
 				})
 			}
 		},

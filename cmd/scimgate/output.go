@@ -85,6 +85,9 @@ type adminFlags struct {
 	json      bool
 	// assumedURL is the public URL used when none is configured.
 	assumedURL string
+	// opened is the store service opened, for what the admin service does
+	// not cover (connection show's sync health).
+	opened *stores
 }
 
 func (f *adminFlags) register(fs *flag.FlagSet, withJSON bool) {
@@ -111,6 +114,7 @@ func (f *adminFlags) service(ctx context.Context) (*admin.Service, *stores, erro
 		public = "http://" + env("SCIMGATE_ADDR", "127.0.0.1:8080")
 		f.assumedURL = public
 	}
+	f.opened = st
 	return admin.New(admin.Config{Store: st.conns, PublicURL: public, Clock: time.Now}), st, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/adminapi"
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/health"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -68,12 +69,16 @@ type serveOptions struct {
 	feed feedOptions
 	// ops holds the rate limit and the Prometheus endpoint (ops.go).
 	ops *opsFlags
+	// healthFlush is how often sync health is written; 0 is off (health.go).
+	healthFlush time.Duration
+	// health records the SCIM requests' sync health; nil records none.
+	health *health.Aggregator
 }
 
 func serveCommand() *command {
 	return &command{
 		name:     "serve",
-		synopsis: "[--addr ADDR] [--demo] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR] [--webhook-url URL --webhook-secret-file F] [--change-retention D]",
+		synopsis: "[--addr ADDR] [--demo] [--data PATH | --dynamodb-table NAME] [--public-url URL] [--admin-token-file FILE] [--request-timeout D] [--rate-limit N|off] [--rate-burst N] [--metrics-addr ADDR] [--webhook-url URL --webhook-secret-file F] [--change-retention D] [--health-flush D|off]",
 		summary: "Serve SCIM on /scim/v2/{tenant}/{sso}, and the admin API on /admin/v1 when an admin token is set\n" +
 			"(SCIMGATE_ADMIN_TOKEN or --admin-token-file). SIGTERM or SIGINT stops accepting connections, lets the\n" +
 			"requests in flight finish (up to the request timeout plus 5s), closes the store and exits 0.",
@@ -89,10 +94,15 @@ func serveCommand() *command {
 			ff.register(fs)
 			var of opsFlags
 			of.register(fs)
+			var hf healthFlags
+			hf.register(fs)
 			return func(ctx context.Context, out streams) error {
 				o := serveOptions{addr: *addr, ops: &of, demo: *demo}
 				of.prepare(&sf)
 				var err error
+				if o.healthFlush, err = hf.interval(); err != nil {
+					return err
+				}
 				if o.feed, err = ff.options(); err != nil {
 					return err
 				}
@@ -187,6 +197,9 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			return nil, err
 		}
 	}
+	if o.health != nil {
+		cfg.Observer = httpapi.Observers(cfg.Observer, healthObserver(o.health))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", httpapi.New(cfg))
 	var admin http.Handler
@@ -204,7 +217,7 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 		if failures == nil {
 			failures = ratelimit.NewKeyed(adminapi.FailedAuthPerSecond, adminapi.FailedAuthBurst, time.Now)
 		}
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed})
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed, Health: st.health})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)
@@ -261,6 +274,11 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 		return err
 	}
 	defer stopFeed()
+	// Registered after the store's close, so it runs before it: the last
+	// flush happens once the requests in flight have finished.
+	var stopHealth func()
+	o.health, stopHealth = startHealth(st.health, o.healthFlush, logger)
+	defer stopHealth()
 	handler, err := localHandler(st, o, logger)
 	if err != nil {
 		ln.Close()

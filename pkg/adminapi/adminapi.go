@@ -58,6 +58,9 @@ type Config struct {
 	FailedAuth *ratelimit.Keyed
 	// Feed serves GET .../events (events.go); nil answers 404.
 	Feed changes.Feed
+	// Health serves GET .../health (health.go) from the buckets the SCIM
+	// handlers flush; nil answers 404.
+	Health HealthReader
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -102,6 +105,7 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
+		"GET " + HealthPattern:                        (*call).getHealth,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

@@ -4,3 +4,6 @@ package dynamostore
 // exercise chunked changes with a few members instead of hundreds (moto
 // copies the whole table for every item of every transaction).
 func WithMaxTransactItems(n int) Option { return func(s *Store) { s.maxItems = n } }
+
+// HealthItem is the item PutHealth writes for a bucket.
+var HealthItem = healthItem

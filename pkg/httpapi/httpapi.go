@@ -140,6 +140,9 @@ type requestLog struct {
 	route      string
 	resourceID string
 	err        error
+	// For OutcomeOf.
+	requestID, userAgent string
+	authenticated        bool
 }
 
 type logKey struct{}
@@ -176,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	id := h.cfg.NewRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	rl := &requestLog{start: start}
+	rl := &requestLog{start: start, requestID: id, userAgent: r.UserAgent()}
 	rec := &statusRecorder{ResponseWriter: w}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
 	defer cancel()
@@ -388,6 +391,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			writeError(w, err)
 			return
 		}
+		rl.authenticated = true
 		if h.cfg.Admit != nil {
 			if err := h.cfg.Admit(r.Context(), conn); err != nil {
 				rl.err = err

@@ -72,10 +72,14 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 		return nil, err
 	}
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
+	healthObs, err := healthObserver(getenv, store)
+	if err != nil {
+		return nil, err
+	}
 	return tracer.Handler(httpapi.New(httpapi.Config{
 		// Per execution environment: see pkg/ratelimit for the effective bound.
 		Admit:           limiter.Admit,
-		Observer:        recorder,
+		Observer:        httpapi.Observers(recorder, healthObs),
 		Service:         scim.NewService(metrics.CountMemberChanges(store)),
 		Tokens:          store,
 		Logger:          lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource)),

@@ -1,0 +1,90 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/scimgate/scimgate/functions/internal/lambdamain"
+	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/health"
+	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// TestHealthAddsNoCallPerRequest runs 50 Okta lookups through the Users
+// function's real wiring, once with sync health off and once with its
+// default interval, counting DynamoDB calls: health adds exactly one
+// BatchWriteItem (the environment's first request flushes at once; the
+// others fall within the interval) and nothing else.
+func TestHealthAddsNoCallPerRequest(t *testing.T) {
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	conn := scim.Connection{Tenant: localrun.DemoTenant, SSO: localrun.DemoSSO}
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+		"AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+	} {
+		t.Setenv(k, v)
+	}
+	raw, err := os.ReadFile("../events/06-users-lookup-absent.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	var table string
+	// Each run on a fresh table, so that both make the token's first-use write.
+	run := func(flush string) map[string]int {
+		t.Helper()
+		table = srv.NewTable(t, client)
+		if err := auth.Register(ctx, dynamostore.New(client, table), conn, localrun.DemoToken, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		counter := &dynamostore.CallCounter{}
+		env := map[string]string{"SCIMGATE_DYNAMODB_TABLE": table, lambdamain.EnvHealthFlushInterval: flush}
+		h, err := lambdamain.New(ctx, httpapi.UsersResource, func(k string) string { return env[k] }, io.Discard, counter.ClientOption())
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler := lambdaapi.Handler(h)
+		for i := range 50 {
+			ictx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "req"})
+			resp, err := handler(ictx, ev)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("request %d: %v %d %s", i, err, resp.StatusCode, resp.Body)
+			}
+		}
+		return counter.Snapshot()
+	}
+	off := run("off")
+	on := run("") // the default interval
+	want := maps.Clone(off)
+	want["BatchWriteItem"]++
+	if !maps.Equal(on, want) {
+		t.Fatalf("DynamoDB calls for 50 requests: %v with health, %v without; want exactly one BatchWriteItem more", on, off)
+	}
+	buckets, err := dynamostore.New(client, table).ListHealth(ctx, conn, health.Since(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := health.Summarize(conn, buckets, time.Now())
+	// Only the first request is flushed yet: the rest waits for the next
+	// request after the interval (the documented staleness).
+	if r.LastDay.Success2xx != 1 || r.LastRequest == nil || r.LastRequest.Route != "/Users" || r.UserAgent != "Okta SCIM Client 1.0.0" {
+		t.Fatalf("stored health %+v", r)
+	}
+}
