@@ -49,7 +49,8 @@ const (
 )
 
 // idsPerFilter is how many ids one `$filter=id in (...)` carries. Graph caps
-// the `in` operator on directory objects at 15 values.
+// the `in` operator at 15 expressions per filter clause by default
+// (learn.microsoft.com/graph/filter-query-parameter).
 const idsPerFilter = 15
 
 // pageSize is the $top asked for; 999 is the most Graph's directory
