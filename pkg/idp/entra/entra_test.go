@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sort"
 	"strings"
@@ -506,5 +507,37 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 		if strings.Contains(s, graphtest.ClientSecret) || strings.Contains(s, "eyJ0eXAi") {
 			t.Errorf("secret or token leaked: %s", s)
 		}
+	}
+}
+
+// TestForeignNextLinkRefused: the bearer token goes only to the configured
+// Graph host, whatever a page's @odata.nextLink says.
+func TestForeignNextLinkRefused(t *testing.T) {
+	var foreign int
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreign++
+		fmt.Fprint(w, `{"value":[]}`)
+	}))
+	defer evil.Close()
+	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			fmt.Fprint(w, `{"token_type":"Bearer","expires_in":3599,"access_token":"t"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"value":[{"principalId":"u1","principalType":"User"}],"@odata.nextLink":%q}`, evil.URL+r.URL.Path+"?$skiptoken=x")
+	}))
+	defer graph.Close()
+	r, err := entra.New(entra.Config{TenantID: "t", ServicePrincipalID: "sp", ClientID: "c", ClientSecret: []byte("s"), GraphURL: graph.URL, LoginURL: graph.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Read(context.Background())
+	var ie *idp.Error
+	if !errors.As(err, &ie) || !strings.Contains(ie.Fix, "next link outside") {
+		t.Fatalf("err = %v, want the foreign next link refused", err)
+	}
+	if foreign != 0 {
+		t.Errorf("the foreign host got %d requests", foreign)
 	}
 }
