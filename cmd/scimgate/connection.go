@@ -93,6 +93,9 @@ func connectionListCommand() *command {
 				if err != nil {
 					return fmt.Errorf("list connections: %w", err)
 				}
+				if len(list) > 0 {
+					af.noteAssumedURL(out.stderr)
+				}
 				if af.json {
 					if list == nil {
 						list = []admin.Connection{}
@@ -125,6 +128,7 @@ func connectionShowCommand() *command {
 					if err != nil {
 						return fmt.Errorf("show connection %s: %w", conn, err)
 					}
+					af.noteAssumedURL(out.stderr)
 					if af.json {
 						if d.Tokens == nil {
 							d.Tokens = []admin.Token{}
