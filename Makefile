@@ -4,7 +4,7 @@
 #   make test                                  vet, template lint, every test, brief fuzzing
 #   make stress                                the reliability suite against a real scimgate serve on each store
 #   make build                                 the Lambda functions for AWS (linux/arm64) into bin/<name>/bootstrap
-#   make invoke FUNCTION=UsersFunction EVENT=events/07-users-create.json
+#   make invoke FUNCTION=UsersFunction EVENT=events/07-users-create.json  (EventsFunction: EVENT=events/stream/*.json)
 #                                              run one function under the Lambda Runtime Interface Emulator
 #   make deploy                                sam build && sam deploy
 #   make bench-report                          measure and rewrite docs/performance.md and docs/performance.svg

@@ -403,3 +403,34 @@ func TestEveryAlarmHasARunbook(t *testing.T) {
 		t.Fatal("the template has no alarm")
 	}
 }
+
+// TestLambdaAlarmsCoverEveryFunction: the Lambda errors and throttles
+// alarms sum every function of the template, so that a function added later
+// (AdminFunction was left out) cannot fail or be throttled unseen.
+// EventsFunction has its own errors alarm, and its throttling shows as the
+// stream's iterator age (events-iterator-age).
+func TestLambdaAlarmsCoverEveryFunction(t *testing.T) {
+	tpl := loadTemplate(t)
+	own := map[string]map[string]bool{
+		"LambdaErrorsAlarm":    {"EventsFunction": true},
+		"LambdaThrottlesAlarm": {"EventsFunction": true},
+	}
+	for alarm, exempt := range own {
+		r, ok := tpl.Resources[alarm]
+		if !ok {
+			t.Fatalf("no %s in the template", alarm)
+		}
+		props, _ := r["Properties"].(map[string]any)
+		covered := map[string]bool{}
+		for _, m := range alarmMetrics(alarm, props) {
+			if ref, ok := m.dims["FunctionName"].(map[string]any); ok {
+				covered[fmt.Sprint(ref["Ref"])] = true
+			}
+		}
+		for id, res := range tpl.Resources {
+			if res["Type"] == "AWS::Serverless::Function" && !exempt[id] && !covered[id] {
+				t.Errorf("%s does not cover %s", alarm, id)
+			}
+		}
+	}
+}

@@ -156,3 +156,30 @@ func TestTokenHintsWorkAsPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionListSaysWhichHostItAssumed: the base URL is built from the
+// public URL of the command that prints it (a deployment setting, not stored
+// per connection). Without one, list and show say that they assumed the local
+// server, instead of silently showing http://127.0.0.1:8080 for a connection
+// created with --public-url.
+func TestConnectionListSaysWhichHostItAssumed(t *testing.T) {
+	t.Setenv("SCIMGATE_DATA", "")
+	t.Setenv("SCIMGATE_DYNAMODB_TABLE", "")
+	t.Setenv("SCIMGATE_PUBLIC_URL", "")
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	if code, _, stderr := runCLI(t, "connection", "create", "--tenant", "acme", "--sso", "okta", "--public-url", "https://scim.example.com", "--data", data); code != 0 {
+		t.Fatalf("create: %s", stderr)
+	}
+	for _, args := range [][]string{{"connection", "list"}, {"connection", "show", "--tenant", "acme", "--sso", "okta"}} {
+		code, stdout, stderr := runCLI(t, append(args, "--data", data)...)
+		if code != 0 || !strings.Contains(stdout, "http://127.0.0.1:8080") || !strings.Contains(stderr, "SCIMGATE_PUBLIC_URL") {
+			t.Errorf("%v without a public URL: exit %d, stdout %q, stderr %q; want a note naming SCIMGATE_PUBLIC_URL", args, code, stdout, stderr)
+		}
+		t.Setenv("SCIMGATE_PUBLIC_URL", "https://scim.example.com")
+		code, stdout, stderr = runCLI(t, append(args, "--data", data)...)
+		if code != 0 || !strings.Contains(stdout, "https://scim.example.com/scim/v2/acme/okta") || strings.Contains(stderr, "assumes") {
+			t.Errorf("%v with SCIMGATE_PUBLIC_URL: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+		t.Setenv("SCIMGATE_PUBLIC_URL", "")
+	}
+}

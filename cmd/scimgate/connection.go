@@ -93,6 +93,9 @@ func connectionListCommand() *command {
 				if err != nil {
 					return fmt.Errorf("list connections: %w", err)
 				}
+				if len(list) > 0 {
+					af.noteAssumedURL(out.stderr)
+				}
 				if af.json {
 					if list == nil {
 						list = []admin.Connection{}
@@ -129,6 +132,7 @@ func connectionShowCommand() *command {
 					if err != nil {
 						return err
 					}
+					af.noteAssumedURL(out.stderr)
 					if af.json {
 						if d.Tokens == nil {
 							d.Tokens = []admin.Token{}

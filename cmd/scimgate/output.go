@@ -121,7 +121,9 @@ func (f *adminFlags) service(ctx context.Context) (*admin.Service, *stores, erro
 // noteAssumedURL says, after a base URL was printed, which host it assumed.
 func (f *adminFlags) noteAssumedURL(w io.Writer) {
 	if f.assumedURL != "" {
-		fmt.Fprintf(w, "note: the base URL assumes the local server at %s; set --public-url or SCIMGATE_PUBLIC_URL to the host IdPs reach\n", f.assumedURL)
+		// The public URL is the deployment's, not stored with each
+		// connection: every command builds base URLs from its own setting.
+		fmt.Fprintf(w, "note: the base URL assumes the local server at %s; set --public-url or (for every command at once) SCIMGATE_PUBLIC_URL to the host IdPs reach\n", f.assumedURL)
 	}
 }
 

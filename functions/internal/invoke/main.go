@@ -23,7 +23,12 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	sdkeventbridge "github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/scimgate/scimgate/functions/internal/eventsmain"
 	"github.com/scimgate/scimgate/functions/internal/localrun"
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
@@ -42,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	function := fs.String("function", "", "logical id of the function in template.yaml, e.g. UsersFunction")
-	eventFile := fs.String("event", "", "API Gateway HTTP API event, e.g. events/07-users-create.json")
+	eventFile := fs.String("event", "", "API Gateway HTTP API event, e.g. events/07-users-create.json, or a DynamoDB stream event for EventsFunction, e.g. events/stream/user-deactivated.json")
 	varsFlag := fs.String("vars", "", `values of the event's placeholders: "userId=... groupId=..."`)
 	templateFile := fs.String("template", "template.yaml", "the SAM template")
 	printEvent := fs.Bool("print-event", false, "only print the event with its placeholders filled (for sam local invoke)")
@@ -86,14 +91,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	req, err := localrun.ParseRequest(event)
-	if err != nil {
-		return err
-	}
-	if route, ok := samtemplate.Match(tpl.Routes(), req.Method, req.RawPath); !ok {
-		fmt.Fprintf(stderr, "warning: API Gateway would answer %s %s itself: no route of %s matches\n", req.Method, req.RawPath, *templateFile)
-	} else if route.Function != fn.LogicalID {
-		fmt.Fprintf(stderr, "warning: API Gateway routes %s %s to %s (route %q), not to %s\n", req.Method, req.RawPath, route.Function, route.Key(), fn.LogicalID)
+	// A DynamoDB stream event (events/stream/*.json) goes to EventsFunction,
+	// which publishes to an event bus; every other event is an HTTP API
+	// request, checked against the template's routes.
+	stream := isStreamEvent(event)
+	if !stream {
+		req, err := localrun.ParseRequest(event)
+		if err != nil {
+			return err
+		}
+		if route, ok := samtemplate.Match(tpl.Routes(), req.Method, req.RawPath); !ok {
+			fmt.Fprintf(stderr, "warning: API Gateway would answer %s %s itself: no route of %s matches\n", req.Method, req.RawPath, *templateFile)
+		} else if route.Function != fn.LogicalID {
+			fmt.Fprintf(stderr, "warning: API Gateway routes %s %s to %s (route %q), not to %s\n", req.Method, req.RawPath, route.Function, route.Key(), fn.LogicalID)
+		}
 	}
 
 	rie, err := localrun.FindRIE()
@@ -140,6 +151,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if v := os.Getenv("SCIMGATE_TENANT"); v != "" {
 		extra = append(extra, "SCIMGATE_TENANT="+v)
 	}
+	if stream {
+		// moto serves EventBridge too: the function publishes to a bus there.
+		if err := createEventBus(ctx, endpoint, localEventBus); err != nil {
+			return err
+		}
+		extra = append(extra, "AWS_ENDPOINT_URL_EVENTBRIDGE="+endpoint, eventsmain.EnvEventBus+"="+localEventBus)
+	}
 	env := localrun.FunctionEnv(endpoint, table, extra...)
 	if err := localrun.Seed(ctx, cli, env); err != nil {
 		return err
@@ -158,7 +176,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if invokeErr != nil {
 		return invokeErr
 	}
+	if stream {
+		return printStreamResponse(stdout, payload)
+	}
 	return printResponse(stdout, payload)
+}
+
+// localEventBus is the bus make invoke creates on moto for EventsFunction.
+const localEventBus = "scimgate-local-changes"
+
+// isStreamEvent reports whether event is a DynamoDB stream batch.
+func isStreamEvent(event []byte) bool {
+	var e struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+	}
+	return json.Unmarshal(event, &e) == nil && len(e.Records) > 0 && e.Records[0].EventSource == "aws:dynamodb"
+}
+
+// createEventBus creates the bus on the local endpoint (moto), idempotently.
+func createEventBus(ctx context.Context, endpoint, name string) error {
+	client := sdkeventbridge.New(sdkeventbridge.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+	_, err := client.CreateEventBus(ctx, &sdkeventbridge.CreateEventBusInput{Name: aws.String(name)})
+	var exists *ebtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create the local event bus %s: %w", name, err)
+	}
+	return nil
+}
+
+// printStreamResponse shows the events function's answer: the stream
+// records it could not publish (batchItemFailures), empty when all were.
+func printStreamResponse(w io.Writer, payload []byte) error {
+	var resp events.DynamoDBEventResponse
+	if err := json.Unmarshal(payload, &resp); err != nil {
+		return fmt.Errorf("the function's response is not a stream batch response: %w\n%s", err, payload)
+	}
+	fmt.Fprintf(w, "--- response\n%d batch item failure(s)\n", len(resp.BatchItemFailures))
+	for _, f := range resp.BatchItemFailures {
+		fmt.Fprintf(w, "  %s\n", f.ItemIdentifier)
+	}
+	return nil
 }
 
 // parseVars reads "name=value name2=value2".
