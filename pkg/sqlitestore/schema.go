@@ -99,6 +99,9 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		`-- name_key recomputed by rekeyNames`,
 		// 4: the change feed (changes.go).
 		changesSchema,
+		// 5: the IdP link of a connection and its last reconcile report
+		// (idplinks.go). The link names secrets by reference, never holds one.
+		idpLinksSchema,
 	}
 }
 
