@@ -141,6 +141,8 @@ type Config struct {
 	NewID   changes.IDGenerator
 	// Sleep waits between provisionOnDemand batches; nil waits on a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Readers builds a link's reader (pkg/idp/readers); RunConnection needs it.
+	Readers func(ctx context.Context, l idp.Link) (idp.Reader, idp.Provisioner, error)
 }
 
 // Runner runs drift runs.

@@ -106,6 +106,11 @@ func (l *Link) Validate() error {
 		if o == nil || l.Entra != nil {
 			return fmt.Errorf("an okta link needs the okta settings and no entra settings")
 		}
+		for _, ref := range []struct{ name, v string }{{"okta API token", o.APITokenRef}, {"okta private key", o.PrivateKeyRef}} {
+			if err := CheckSecretRef(ref.name, ref.v); err != nil {
+				return err
+			}
+		}
 		if err := checkBaseURL("okta org URL", o.OrgURL); err != nil {
 			return err
 		}
@@ -134,6 +139,9 @@ func (l *Link) Validate() error {
 				return fmt.Errorf("%s is required", f.name)
 			}
 		}
+		if err := CheckSecretRef("entra client secret", e.ClientSecretRef); err != nil {
+			return err
+		}
 		if err := checkBaseURL("entra graph URL", e.GraphURL); err != nil {
 			return err
 		}
@@ -154,4 +162,43 @@ func checkBaseURL(what, raw string) error {
 		return fmt.Errorf("%s %q is invalid: use an absolute https URL such as https://example.okta.com", what, raw)
 	}
 	return nil
+}
+
+// CheckSecretRef accepts "" or a reference: an absolute file path or a
+// Secrets Manager ARN (any partition). Anything else may be the secret
+// itself pasted by mistake, and a link must never store one.
+func CheckSecretRef(what, ref string) error {
+	switch {
+	case ref == "", strings.HasPrefix(ref, "/"), IsSecretARN(ref):
+		return nil
+	}
+	return fmt.Errorf("%s must be a reference, an absolute file path or a Secrets Manager ARN, never the secret itself", what)
+}
+
+// IsSecretARN reports whether ref is a Secrets Manager ARN (aws, aws-cn, aws-us-gov).
+func IsSecretARN(ref string) bool {
+	part, rest, ok := strings.Cut(strings.TrimPrefix(ref, "arn:"), ":")
+	return strings.HasPrefix(ref, "arn:") && ok && strings.HasPrefix(part, "aws") && strings.HasPrefix(rest, "secretsmanager:")
+}
+
+// SecretRefs lists the link's secret references.
+func (l *Link) SecretRefs() []string {
+	var out []string
+	if o := l.Okta; o != nil {
+		out = append(out, o.APITokenRef, o.PrivateKeyRef)
+	}
+	if e := l.Entra; e != nil {
+		out = append(out, e.ClientSecretRef)
+	}
+	return slicesDeleteEmpty(out)
+}
+
+func slicesDeleteEmpty(s []string) []string {
+	out := s[:0]
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
