@@ -181,7 +181,8 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			Authenticate: authorize.SCIMAuthenticator(),
 		})
 		feed, _ := st.resources.(changes.Feed)
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed})
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed,
+			Reconcile: newRunner(st)})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)

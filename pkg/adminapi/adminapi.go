@@ -50,6 +50,8 @@ type Config struct {
 	Authorize Authorizer
 	// Feed serves GET .../events (events.go); nil answers 404.
 	Feed changes.Feed
+	// Reconcile serves .../idp and .../reconcile (reconcile.go); nil answers 404.
+	Reconcile Reconciler
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -94,6 +96,11 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
+		"PUT " + IdPPattern:                           (*call).setIdPLink,
+		"GET " + IdPPattern:                           (*call).getIdPLink,
+		"DELETE " + IdPPattern:                        (*call).clearIdPLink,
+		"POST " + ReconcilePattern:                    (*call).reconcile,
+		"GET " + ReconcilePattern:                     (*call).lastReconcile,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern
@@ -138,6 +145,7 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeTooLarge         = "too_large"
 	CodeUnavailable      = "unavailable"
+	CodeIdPFailed        = "idp_failed" // the IdP's API refused or failed a reconcile run
 	CodeInternal         = "internal"
 )
 
