@@ -141,6 +141,9 @@ type Config struct {
 	NewID   changes.IDGenerator
 	// Sleep waits between provisionOnDemand batches; nil waits on a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// ARNSecretsOnly refuses links whose secrets are not Secrets Manager
+	// ARNs: on AWS no function can read a file a link names.
+	ARNSecretsOnly bool
 	// Readers builds a link's reader (pkg/idp/readers); RunConnection needs it.
 	Readers func(ctx context.Context, l idp.Link) (idp.Reader, idp.Provisioner, error)
 }

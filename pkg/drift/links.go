@@ -20,6 +20,13 @@ func (r *Runner) SetLink(ctx context.Context, conn scim.Connection, l idp.Link) 
 	if err := l.Validate(); err != nil {
 		return nil, scim.Errorf(scim.EInvalidValue, "%s", err)
 	}
+	if r.cfg.ARNSecretsOnly {
+		for _, ref := range l.SecretRefs() {
+			if !idp.IsSecretARN(ref) {
+				return nil, scim.Errorf(scim.EInvalidValue, "on this deployment secrets are read from Secrets Manager: name each by its ARN, not %s", ref)
+			}
+		}
+	}
 	l.Updated = r.cfg.Clock().UTC()
 	if err := r.cfg.Links.PutIdPLink(ctx, conn, l); err != nil {
 		return nil, err

@@ -484,3 +484,21 @@ func (r *Reader) requestToken(ctx context.Context, snap *idp.Snapshot, now time.
 	// Renew a minute early, so a token never expires during a page.
 	return out.AccessToken, now.Add(lifetime - time.Minute), nil
 }
+
+// RequestBudget is how many requests a run reads with, given the app's
+// assigned users (of every status), its push mappings and the member counts
+// of the groups ACTIVE mappings push: a page of 500 app users, a page of
+// 1,000 mappings, and per pushed group one GET and a page per 1,000
+// members; plus one token request per hour with a service app. 429s add a
+// retry each. docs/reconcile.md states it against Okta's rate limits.
+func RequestBudget(users, mappings int, pushedMembers []int, serviceApp bool) int {
+	pages := func(n, size int) int { return max(1, (n+size-1)/size) }
+	n := pages(users, appUsersLimit) + pages(mappings, mappingsLimit)
+	for _, m := range pushedMembers {
+		n += 1 + pages(m, groupUsersLimit)
+	}
+	if serviceApp {
+		n++
+	}
+	return n
+}

@@ -257,3 +257,67 @@ func TestNextLinkMustStayOnTheOrg(t *testing.T) {
 		t.Fatalf("error = %v, want a refusal to follow a next link off the org", err)
 	}
 }
+
+// TestTenThousandUsersWithinBudget: 10,000 assigned users and three pushed
+// groups of 2,000 members are read in exactly RequestBudget requests (20
+// pages of users, one of mappings, a group and two member pages each), at
+// the page sizes Okta allows, under the apps bucket's 100 a minute without
+// a single 429: the reader waits for the window instead.
+func TestTenThousandUsersWithinBudget(t *testing.T) {
+	ft := newFakeTime()
+	s := oktatest.New(t, appID)
+	s.APIToken, s.Clock, s.RateLimit = apiToken, ft.Now, 100
+	for i := range 10_000 {
+		s.AddUser(oktatest.AppUser{ID: fmt.Sprintf("00u%07d", i), ExternalID: fmt.Sprintf("s%07d", i)})
+	}
+	var members []int
+	for g := range 3 {
+		ids := make([]string, 2000)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("00u%07d", g*2000+i)
+		}
+		id := fmt.Sprintf("00g%d", g)
+		s.AddGroup(oktatest.Group{ID: id, Name: id, Members: ids})
+		s.Push(id, "ACTIVE")
+		members = append(members, len(ids))
+	}
+	snap, err := sswsReader(t, s, ft).Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := okta.RequestBudget(10_000, 3, members, false)
+	if len(snap.Users) != 10_000 || snap.Requests != budget || budget != 30 {
+		t.Fatalf("%d users in %d requests; budget %d (want 30)", len(snap.Users), snap.Requests, budget)
+	}
+	if api, _ := s.Requests(); api != budget {
+		t.Fatalf("the double answered %d requests (a 429 among them?), budget %d", api, budget)
+	}
+	for _, g := range snap.Groups {
+		if len(g.MemberIDs) != 2000 {
+			t.Fatalf("group %s has %d members", g.IdPID, len(g.MemberIDs))
+		}
+	}
+}
+
+func TestRequestBudget(t *testing.T) {
+	for _, tc := range []struct {
+		users, mappings int
+		members         []int
+		service         bool
+		want            int
+	}{
+		{0, 0, nil, false, 2},
+		{1_000, 10, []int{100, 100, 100, 100, 100, 100, 100, 100, 100, 100}, true, 2 + 1 + 20 + 1},
+		{100_000, 50, func() []int {
+			m := make([]int, 50)
+			for i := range m {
+				m[i] = 2_000
+			}
+			return m
+		}(), true, 200 + 1 + 150 + 1},
+	} {
+		if got := okta.RequestBudget(tc.users, tc.mappings, tc.members, tc.service); got != tc.want {
+			t.Errorf("budget(%d users, %d mappings) = %d, want %d", tc.users, tc.mappings, got, tc.want)
+		}
+	}
+}
