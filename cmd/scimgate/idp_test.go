@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +156,55 @@ func TestReconcileCLI(t *testing.T) {
 	}
 	if strings.Contains(all.String(), cliOktaToken) {
 		t.Fatalf("an output or request line holds the Okta API token")
+	}
+
+	// A service app: the private key never appears in any output either.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	keyFile := filepath.Join(dir, "okta-key.pem")
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	double.ClientID, double.PublicKey = "0oaService", &key.PublicKey
+	if code, _, stderr := cli("connection", "idp", "set", "--tenant", "acme", "--sso", "okta", "--kind", "okta", "--okta-org-url", double.URL,
+		"--okta-app-id", "0oaApp", "--okta-client-id", "0oaService", "--okta-private-key-file", keyFile, "--policy", "repair"); code != 0 {
+		t.Fatalf("idp set with a service app: %s", stderr)
+	}
+	if code, stdout, stderr := cli("reconcile", "--tenant", "acme", "--sso", "okta", "--json"); code != 0 {
+		t.Fatalf("reconcile with a service app: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, tokens := double.Requests(); tokens != 1 {
+		t.Fatalf("%d token requests, want 1", tokens)
+	}
+	for _, line := range double.Log() {
+		all.WriteString(line + "\n")
+	}
+	body := strings.Join(strings.Split(strings.TrimSpace(string(keyPEM)), "\n")[1:3], "")
+	if strings.Contains(all.String(), body[:40]) || strings.Contains(all.String(), "PRIVATE KEY") {
+		t.Fatal("an output or request line holds the private key")
+	}
+}
+
+// TestIdPSetOnDynamoDBWantsARNs: on a DynamoDB table a secret is named by
+// its ARN; a file flag is a usage error (the functions read no files).
+func TestIdPSetOnDynamoDBWantsARNs(t *testing.T) {
+	t.Setenv("SCIMGATE_DATA", "")
+	t.Setenv("SCIMGATE_DYNAMODB_TABLE", "scimgate-test")
+	tokenFile := filepath.Join(t.TempDir(), "okta-token")
+	os.WriteFile(tokenFile, []byte(cliOktaToken), 0o600)
+	base := []string{"connection", "idp", "set", "--tenant", "acme", "--sso", "okta", "--kind", "okta",
+		"--okta-org-url", "https://acme.okta.com", "--okta-app-id", "0oaApp"}
+	code, _, stderr := runCLI(t, append(base, "--okta-api-token-file", tokenFile)...)
+	if code != 2 || !strings.Contains(stderr, "--okta-api-token-secret-arn") {
+		t.Fatalf("file flag on DynamoDB: exit %d %s", code, firstLine(stderr))
+	}
+	code, _, stderr = runCLI(t, append(base, "--okta-api-token-secret-arn", "not-an-arn")...)
+	if code != 2 {
+		t.Fatalf("a bad ARN: exit %d %s", code, firstLine(stderr))
 	}
 }
 
