@@ -52,7 +52,7 @@ func TestRunCostOnDynamoDB(t *testing.T) {
 	t.Logf("DynamoDB calls of a run over %d users and %d groups of 20: %v", users, groups, calls)
 	// A page of users (and its counters), a page of groups (and its
 	// counters), one member Query per group; then the record and the report.
-	// Nothing per user: 240 users and 4 groups measured 8 Queries too.
+	// Nothing per user: 240 users in 4 groups took 4+4 = 8 Queries as well.
 	if calls["Query"] != 4+groups || calls["TransactWriteItems"] != 2 || counter.Total() != 6+groups {
 		t.Fatalf("a run over %d users made %v DynamoDB calls, want %d Queries and 2 TransactWriteItems", users, calls, 4+groups)
 	}
