@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimgate/scimgate/functions/internal/checkmain"
 	"github.com/scimgate/scimgate/functions/internal/lambdamain"
+	"github.com/scimgate/scimgate/functions/internal/reconcilemain"
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/metrics"
@@ -52,6 +53,13 @@ func emittedMetrics(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 	if _, err := check(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	reconcile, err := reconcilemain.New(ctx, getenv, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 

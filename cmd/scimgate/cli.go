@@ -39,12 +39,13 @@ type group struct {
 
 // commands is the whole CLI, in the order the usage lists it.
 func commands() ([]*command, []*group) {
-	top := []*command{serveCommand(), checkCommand(), auditCommand(), versionCommand()}
+	top := []*command{serveCommand(), checkCommand(), auditCommand(), reconcileCommand(), versionCommand()}
 	groups := []*group{
 		{name: "connection", summary: "create, list, show, disable, enable, delete and purge SSO connections", subs: connectionCommands()},
 		{name: "token", summary: "create, list, rotate and revoke a connection's bearer tokens", subs: tokenCommands()},
 		{name: "table", summary: "create or migrate the DynamoDB table", subs: []*command{tableCreateCommand(), tableMigrateCommand()}},
 		{name: "events", summary: "list and follow a connection's change records", subs: eventsCommands()},
+		{name: "connection idp", summary: "set, show or clear a connection's link to its IdP's API, for reconcile", subs: idpCommands()},
 	}
 	return top, groups
 }
@@ -152,6 +153,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, c := range top {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], out)
+		}
+	}
+	for _, g := range groups {
+		if len(args) > 1 && g.name == args[0]+" "+args[1] {
+			args = append([]string{g.name}, args[2:]...) // a group within a group: "connection idp"
+			break
 		}
 	}
 	for _, g := range groups {

@@ -7,11 +7,13 @@
 //	scimgate table create                           create the DynamoDB table
 //	scimgate version                                print the build's version
 //
-// Exit codes: 0 success (and --help), 1 a runtime failure, 2 a usage error.
+// Exit codes: 0 success (and --help), 1 a runtime failure, 2 a usage error;
+// reconcile exits 3 when drift remains or its guard tripped.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +32,11 @@ func main() {
 func report(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "scimgate:", ee.msg)
+		return ee.code
 	}
 	if ue, ok := asUsageError(err); ok {
 		fmt.Fprintf(stderr, "scimgate: %s\n\n%s", ue.msg, ue.usage)

@@ -217,7 +217,8 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 		if failures == nil {
 			failures = ratelimit.NewKeyed(adminapi.FailedAuthPerSecond, adminapi.FailedAuthBurst, time.Now)
 		}
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed, Health: st.health})
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed, Health: st.health,
+			Reconcile: newRunner(st)})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)

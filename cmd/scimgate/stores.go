@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/drift"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/health"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -66,6 +67,8 @@ type stores struct {
 	tokens    auth.TokenStore
 	conns     auth.ConnectionStore
 	health    health.Store
+	links     drift.LinkStore    // IdP links and reconcile reports
+	appender  drift.Appender     // change records written outside a store transaction
 	embedded  *sqlitestore.Store // nil on DynamoDB
 	table     string             // "" on the embedded store
 	client    *dynamodb.Client   // nil on the embedded store
@@ -88,14 +91,14 @@ func (f *storeFlags) open(ctx context.Context) (*stores, error) {
 			return nil, err
 		}
 		st := dynamostore.New(client, f.table, feedOpts...)
-		return &stores{resources: st, tokens: st, conns: st, health: st, table: f.table, client: client, endpoint: endpoint,
+		return &stores{resources: st, tokens: st, conns: st, health: st, links: st, appender: st, table: f.table, client: client, endpoint: endpoint,
 			describe: "DynamoDB table " + f.table, close: func() error { return nil }}, nil
 	}
 	st, err := sqlitestore.Open(ctx, f.data)
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store %s: %w", f.data, err)
 	}
-	return &stores{resources: st, tokens: st, conns: st, health: st, embedded: st, describe: "embedded store " + f.data, close: st.Close}, nil
+	return &stores{resources: st, tokens: st, conns: st, health: st, links: st, appender: st, embedded: st, describe: "embedded store " + f.data, close: st.Close}, nil
 }
 
 // check makes sure a DynamoDB table exists and is reachable, and that the

@@ -61,6 +61,8 @@ type Config struct {
 	// Health serves GET .../health (health.go) from the buckets the SCIM
 	// handlers flush; nil answers 404.
 	Health HealthReader
+	// Reconcile serves .../idp and .../reconcile (reconcile.go); nil answers 404.
+	Reconcile Reconciler
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -106,6 +108,11 @@ func New(cfg Config) *Handler {
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
 		"GET " + HealthPattern:                        (*call).getHealth,
+		"PUT " + IdPPattern:                           (*call).setIdPLink,
+		"GET " + IdPPattern:                           (*call).getIdPLink,
+		"DELETE " + IdPPattern:                        (*call).clearIdPLink,
+		"POST " + ReconcilePattern:                    (*call).reconcile,
+		"GET " + ReconcilePattern:                     (*call).lastReconcile,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern
@@ -168,6 +175,7 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeTooLarge         = "too_large"
 	CodeUnavailable      = "unavailable"
+	CodeIdPFailed        = "idp_failed" // the IdP's API refused or failed a reconcile run
 	CodeInternal         = "internal"
 )
 

@@ -36,6 +36,9 @@ const (
 	ConnectionDisabled Type = "connection.disabled"
 	ConnectionEnabled  Type = "connection.enabled"
 	ConnectionDeleted  Type = "connection.deleted"
+	// ConnectionReconciled: a drift run compared the connection with its
+	// IdP's own API (pkg/drift); Data carries the counts.
+	ConnectionReconciled Type = "connection.reconciled"
 
 	TokenCreated Type = "token.created"
 	TokenRotated Type = "token.rotated"
@@ -47,7 +50,7 @@ const (
 var AllTypes = []Type{
 	UserCreated, UserUpdated, UserDeactivated, UserReactivated, UserDeleted,
 	GroupCreated, GroupUpdated, GroupDeleted, GroupMembersAdded, GroupMembersRemoved,
-	ConnectionCreated, ConnectionDisabled, ConnectionEnabled, ConnectionDeleted,
+	ConnectionCreated, ConnectionDisabled, ConnectionEnabled, ConnectionDeleted, ConnectionReconciled,
 	TokenCreated, TokenRotated, TokenRevoked, TokenDeleted,
 }
 
@@ -150,6 +153,9 @@ const Chunk = 100
 // Actor forms.
 func TokenActor(tokenID string) string  { return "token:" + tokenID }
 func AdminActor(identity string) string { return "admin:" + identity }
+
+// ReconcileActor is a drift run's repairs against idp ("okta", "entra").
+func ReconcileActor(idp string) string { return "reconcile:" + idp }
 
 // Validate checks what a store relies on before writing a record.
 func (r *Record) Validate() error {

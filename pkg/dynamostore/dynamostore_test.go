@@ -723,3 +723,12 @@ func TestLostRacesEndIn503(t *testing.T) {
 		t.Fatalf("after giving up: %+v, %v", got, err)
 	}
 }
+
+func TestIdPLinkContract(t *testing.T) {
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	storetest.RunIdPLinks(t, func(t *testing.T) storetest.LinkStores {
+		s := dynamostore.New(client, srv.NewTable(t, client))
+		return storetest.LinkStores{Connections: s, Links: s}
+	})
+}

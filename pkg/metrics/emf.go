@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -30,7 +31,29 @@ const (
 	MetricDrift = "Drift"
 	// MetricConnectionsChecked is how many connections that check covered.
 	MetricConnectionsChecked = "ConnectionsChecked"
+	// The reconcile function's (pkg/drift): connections run, runs that
+	// failed (the IdP or the store; nothing changed), repairs applied, and
+	// one metric per drift kind found (DriftMetric).
+	MetricConnectionsReconciled = "ConnectionsReconciled"
+	MetricReconcileFailures     = "ReconcileFailures"
+	MetricReconcileRepaired     = "ReconcileRepaired"
 )
+
+// DriftKinds are the drift kinds of pkg/drift, whose metrics DriftMetric names.
+var DriftKinds = []string{"active_not_assigned", "assigned_missing", "member_extra", "member_missing", "group_not_pushed"}
+
+// DriftMetric names the metric of a drift kind: "active_not_assigned" is
+// ReconcileActiveNotAssigned.
+func DriftMetric(kind string) string {
+	var b strings.Builder
+	b.WriteString("Reconcile")
+	for _, w := range strings.Split(kind, "_") {
+		if w != "" {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	return b.String()
+}
 
 // Dimension names.
 const (
@@ -46,8 +69,13 @@ const PropertyTraceID = "xray_trace_id"
 
 // EmittedMetrics lists every metric name scimgate publishes in Namespace.
 func EmittedMetrics() []string {
-	return []string{MetricRequests, MetricLatency, MetricServerErrors, MetricAuthFailures, MetricRateLimited,
-		MetricUnavailable, MetricDynamoDBCalls, MetricDynamoDBThrottles, MetricMemberChanges, MetricDrift, MetricConnectionsChecked}
+	out := []string{MetricRequests, MetricLatency, MetricServerErrors, MetricAuthFailures, MetricRateLimited,
+		MetricUnavailable, MetricDynamoDBCalls, MetricDynamoDBThrottles, MetricMemberChanges, MetricDrift, MetricConnectionsChecked,
+		MetricConnectionsReconciled, MetricReconcileFailures, MetricReconcileRepaired}
+	for _, k := range DriftKinds {
+		out = append(out, DriftMetric(k))
+	}
+	return out
 }
 
 // Metric is one value of an EMF line.

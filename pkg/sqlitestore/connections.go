@@ -246,6 +246,7 @@ var purgeTables = []struct{ table, key, kind string }{
 	// a purge erases its history too (docs/events.md).
 	{"changes", "seq", "'other'"},
 	{"change_cursors", "consumer", "'other'"},
+	{"idp_links", "tenant", "'other'"},
 	{"connections", "tenant", "'other'"},
 }
 

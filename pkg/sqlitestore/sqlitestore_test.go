@@ -333,3 +333,10 @@ func TestConnectionContract(t *testing.T) {
 		return storetest.ConnectionStores{Resources: s, Connections: s}
 	})
 }
+
+func TestIdPLinkContract(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "scimgate.db"))
+	storetest.RunIdPLinks(t, func(t *testing.T) storetest.LinkStores {
+		return storetest.LinkStores{Connections: s, Links: s}
+	})
+}

@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/scimgate/scimgate/pkg/adminapi"
+	"github.com/scimgate/scimgate/pkg/drift"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/idp"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
 	"github.com/scimgate/scimgate/pkg/metrics"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -88,8 +90,16 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 		Authenticate:    authorize.SCIMAuthenticator(),
 		DedicatedTenant: cfg.DedicatedTenant,
 	})
+	// The links and the last reports are served here; the runs themselves
+	// only in ReconcileFunction, the one function that may read the links'
+	// secrets (docs/reconcile.md).
+	reconcile := drift.New(drift.Config{Store: store, Service: scim.NewService(store), Links: store, Feed: store,
+		ARNSecretsOnly: true, Readers: func(context.Context, idp.Link) (idp.Reader, idp.Provisioner, error) {
+			return nil, nil, scim.Errorf(scim.EUnavailable, "on AWS reconcile runs in ReconcileFunction, on its schedule or invoked with "+
+				`{"tenant":"T","sso":"S","repair":false}; GET this route answers its last report`)
+		}})
 	return observed(adminapi.New(adminapi.Config{
-		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
+		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger, Reconcile: reconcile,
 		DedicatedTenant: cfg.DedicatedTenant, Feed: store, Health: store,
 	}), recorder), nil
 }
