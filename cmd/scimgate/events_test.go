@@ -42,7 +42,11 @@ func sampleRecords() []changes.Record {
 			Changed: []string{"active"},
 			Data:    json.RawMessage(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","meta":{"resourceType":"User","version":"W/\"%d\""}}`, i+1))}
 		if typ == changes.GroupMembersAdded {
-			r.ResourceType, r.ResourceID, r.Changed, r.Data = "Group", "g1", []string{"members"}, json.RawMessage(`{"members":["u1"]}`)
+			r.ResourceType, r.ResourceID, r.Changed = "Group", "g1", []string{"members"}
+			r.Data = json.RawMessage(`{"group":{"id":"g1","displayName":"Eng","externalId":""},"members":[{"id":"u1","externalId":"","userName":"ada","displayName":"","active":false}],"member_ids":["u1"]}`)
+		}
+		if typ == changes.UserDeactivated {
+			r.Previous, r.Current = map[string]any{"active": true}, map[string]any{"active": false}
 		}
 		out = append(out, r)
 	}

@@ -38,6 +38,9 @@ func TestEventsRoute(t *testing.T) {
 		recs = append(recs, changes.Record{ID: gen(at), Type: typ, Tenant: "acme", SSO: "okta", ResourceType: "User", ResourceID: rid,
 			Version: int64(i + 1), Time: at, RequestID: "r", Actor: changes.TokenActor("t"), Changed: []string{"active"},
 			Data: json.RawMessage(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"meta":{"resourceType":"User","version":"W/\"%d\""}}`, rid, i+1))})
+		if typ == changes.UserDeactivated {
+			recs[i].Previous, recs[i].Current = map[string]any{"active": true}, map[string]any{"active": false}
+		}
 	}
 	if err := st.AppendChanges(ctx, recs...); err != nil {
 		t.Fatal(err)

@@ -79,7 +79,10 @@ func sample(typ changes.Type) changes.Record {
 	}
 	switch {
 	case strings.HasPrefix(string(typ), "group.members"):
-		r.ResourceType, r.Changed, r.Data = "Group", []string{"members"}, json.RawMessage(`{"members":["u1","u2"]}`)
+		r.ResourceType, r.Changed = "Group", []string{"members"}
+		r.Data = json.RawMessage(`{"group":{"id":"g1","displayName":"Eng","externalId":""},"members":[{"id":"u1","externalId":"","userName":"ada","displayName":"","active":true},{"id":"u2","externalId":"x2","userName":"bob","displayName":"Bob","active":false}],"member_ids":["u1","u2"]}`)
+	case typ == changes.UserDeactivated || strings.HasSuffix(string(typ), ".updated") || typ == changes.UserReactivated:
+		r.Previous, r.Current = map[string]any{"active": true}, map[string]any{"active": false}
 	case strings.HasPrefix(string(typ), "token."):
 		r.ResourceType, r.ResourceID, r.Version, r.Actor, r.Data = "Token", "tok1", 0, changes.AdminActor("cli"), json.RawMessage(`{"id":"tok1"}`)
 	}
@@ -97,6 +100,8 @@ func TestSchemaAcceptsRecordsAndRefusesBrokenOnes(t *testing.T) {
 		{"unknown type", func(r *changes.Record) { r.Type = "user.exploded" }},
 		{"id not a ULID", func(r *changes.Record) { r.ID = "1" }},
 		{"no data", func(r *changes.Record) { r.Data = nil }},
+		{"update without previous", func(r *changes.Record) { r.Previous = nil }},
+		{"part 2 of an update", func(r *changes.Record) { r.Part, r.Parts = 2, 2 }},
 		{"password in data", func(r *changes.Record) {
 			r.Data = json.RawMessage(`{"schemas":["x"],"id":"i","meta":{"resourceType":"User","version":"1"},"password":"p"}`)
 		}},
@@ -116,10 +121,34 @@ func TestSchemaAcceptsRecordsAndRefusesBrokenOnes(t *testing.T) {
 	for i := range ids {
 		ids[i] = strings.Repeat("a", i+1)
 	}
-	big.Data, _ = json.Marshal(changes.MembersData{Members: ids})
+	members := make([]changes.Member, len(ids))
+	for i, id := range ids {
+		members[i] = changes.Member{ID: id, UserName: id + "@example.com", Active: true}
+	}
+	big.Data, _ = json.Marshal(changes.MembersData{Group: changes.GroupSummary{ID: "g1", DisplayName: "Eng"}, Members: members, MemberIDs: ids})
 	b, _ := json.Marshal(big)
 	if changestest.ValidateJSON(b) == nil {
 		t.Error("the schema accepts a membership record over one chunk")
+	}
+	for _, tt := range []struct {
+		name string
+		data string
+	}{
+		{"member ids only (the old form)", `{"members":["u1"]}`},
+		{"member without userName", `{"group":{"id":"g1","displayName":"Eng","externalId":""},"members":[{"id":"u1","externalId":"","displayName":"","active":true}],"member_ids":["u1"]}`},
+		{"no group", `{"members":[{"id":"u1","externalId":"","userName":"a","displayName":"","active":true}],"member_ids":["u1"]}`},
+	} {
+		r := sample(changes.GroupMembersRemoved)
+		r.Data = json.RawMessage(tt.data)
+		b, _ := json.Marshal(r)
+		if changestest.ValidateJSON(b) == nil {
+			t.Errorf("%s: the schema accepts %s", tt.name, b)
+		}
+	}
+	created := sample(changes.UserCreated)
+	created.Previous, created.Current = map[string]any{"active": nil}, map[string]any{"active": true}
+	if b, _ := json.Marshal(created); changestest.ValidateJSON(b) == nil {
+		t.Error("the schema accepts previous and current on a user.created record")
 	}
 	tok := sample(changes.TokenCreated)
 	tok.Data = json.RawMessage(`{"id":"tok1","secret":"scimgate_x"}`)

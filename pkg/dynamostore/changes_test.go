@@ -62,3 +62,7 @@ func TestFeedHoldsBackTheSettleWindow(t *testing.T) {
 func TestAdminRecords(t *testing.T) {
 	storetest.RunAdminRecords(t, func(t *testing.T) storetest.AdminFeedStore { return newEnv(t).store })
 }
+
+func TestRecordContent(t *testing.T) {
+	storetest.RunRecordContent(t, func(t *testing.T) storetest.RecordStore { return newEnv(t).store })
+}

@@ -225,7 +225,11 @@ func recordCreate(ctx context.Context, tx *sql.Tx, r *scim.Resource) error {
 			ids = append(ids, m.Value)
 		}
 	}
-	more, err := j.Members(r, ids, nil)
+	added, err := memberSummaries(ctx, tx, r.Conn, ids)
+	if err != nil {
+		return err
+	}
+	more, err := j.Members(r, added, nil)
 	if err != nil {
 		return err
 	}
@@ -243,7 +247,7 @@ func recordUpdate(ctx context.Context, tx *sql.Tx, cur, next *scim.Resource, add
 	if err != nil {
 		return err
 	}
-	more, err := j.Members(next, memberValues(added), removed)
+	more, err := membershipRecords(ctx, tx, j, next, added, removed)
 	if err != nil {
 		return err
 	}
@@ -261,11 +265,81 @@ func recordReplace(ctx context.Context, tx *sql.Tx, next *scim.Resource) error {
 
 // recordMembers: a membership-only change of a group, at the version it produced.
 func recordMembers(ctx context.Context, tx *sql.Tx, group *scim.Resource, added []scim.Member, removed []string) error {
-	recs, err := scim.JournalFrom(ctx).Members(group, memberValues(added), removed)
+	j := scim.JournalFrom(ctx)
+	if j == nil {
+		return nil
+	}
+	if group.Name == "" {
+		// PatchMembers does not read the group; its summary needs the name.
+		if err := tx.QueryRowContext(ctx, `SELECT name FROM resources WHERE `+liveResource+` AND id = ?`,
+			group.Conn.Tenant, group.Conn.SSO, string(scim.GroupResource), group.ID).Scan(&group.Name); err != nil {
+			return fmt.Errorf("read group %s/%s for its change record: %w", group.Conn, group.ID, err)
+		}
+	}
+	recs, err := membershipRecords(ctx, tx, j, group, added, removed)
 	if err != nil {
 		return err
 	}
 	return appendChanges(ctx, tx, recs)
+}
+
+// membershipRecords are the records of members added to and removed from
+// group, with the summaries of the users read in tx.
+func membershipRecords(ctx context.Context, tx *sql.Tx, j *scim.Journal, group *scim.Resource, added []scim.Member, removed []string) ([]changes.Record, error) {
+	if len(added) == 0 && len(removed) == 0 {
+		return nil, nil
+	}
+	add, err := memberSummaries(ctx, tx, group.Conn, memberValues(added))
+	if err != nil {
+		return nil, err
+	}
+	rm, err := memberSummaries(ctx, tx, group.Conn, removed)
+	if err != nil {
+		return nil, err
+	}
+	return j.Members(group, add, rm)
+}
+
+// memberSummaries reads the summaries of users ids in tx, in ids' order; a
+// user that is not live has only its id.
+func memberSummaries(ctx context.Context, tx *sql.Tx, conn scim.Connection, ids []string) ([]changes.Member, error) {
+	found := make(map[string]changes.Member, len(ids))
+	const batch = 500 // under SQLite's default limit of bound parameters
+	for start := 0; start < len(ids); start += batch {
+		part := ids[start:min(start+batch, len(ids))]
+		args := []any{conn.Tenant, conn.SSO, string(scim.UserResource)}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+
+			` AND id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read members of %s for change records: %w", conn, err)
+		}
+		for rows.Next() {
+			u, err := scanResource(rows, conn, scim.UserResource)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read members of %s for change records: %w", conn, err)
+			}
+			found[u.ID] = scim.MemberSummary(u)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]changes.Member, len(ids))
+	for i, id := range ids {
+		m, ok := found[id]
+		if !ok {
+			m = changes.Member{ID: id}
+		}
+		out[i] = m
+	}
+	return out, nil
 }
 
 // recordDelete: the deletion of last at at.

@@ -80,3 +80,9 @@ func TestAdminRecords(t *testing.T) {
 		return openStore(t, filepath.Join(t.TempDir(), "admin.db"))
 	})
 }
+
+func TestRecordContent(t *testing.T) {
+	storetest.RunRecordContent(t, func(t *testing.T) storetest.RecordStore {
+		return openStore(t, filepath.Join(t.TempDir(), "records.db"))
+	})
+}
