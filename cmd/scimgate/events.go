@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/scim"
 )
 
 // The change-feed commands (docs/events.md):
 //
 //	scimgate events list --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
+//	scimgate events list --all [--after ID] [--type T,...] [--json]
 //	scimgate events tail --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
 //	scimgate audit --tenant T --sso S [--resource ID] [--since TIME] [--json]
 
@@ -25,11 +27,14 @@ type feedQuery struct {
 	store                         storeFlags
 	after, types, resource, since string
 	json                          bool
+	// all follows every connection's records as one feed (changes.GlobalFeed).
+	all bool
 }
 
 func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
 	q.conn.register(fs)
 	if !audit {
+		fs.BoolVar(&q.all, "all", false, "the records of every connection as one feed, in place of --tenant and --sso")
 		fs.StringVar(&q.after, "after", "", "start after the record with this id (a cursor, as the JSON's id)")
 		fs.StringVar(&q.types, "type", "", "only these record types, comma-separated; prefix* patterns allowed (group.members_*)")
 	}
@@ -42,10 +47,18 @@ func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
 }
 
 // query checks the flags and returns the store query, or a usage error.
+// With --all the query names no connection.
 func (q *feedQuery) query(now time.Time) (changes.Query, error) {
-	conn, err := q.conn.conn()
-	if err != nil {
-		return changes.Query{}, err
+	var conn scim.Connection
+	if q.all {
+		if q.conn.tenant != "" || q.conn.sso != "" || q.resource != "" {
+			return changes.Query{}, usageErrorf("--all follows every connection: give it without --tenant, --sso and --resource")
+		}
+	} else {
+		var err error
+		if conn, err = q.conn.conn(); err != nil {
+			return changes.Query{}, err
+		}
 	}
 	out := changes.Query{Tenant: conn.Tenant, SSO: conn.SSO, After: q.after, ResourceID: q.resource, Limit: changes.MaxPage}
 	if q.after != "" && !changes.ValidID(q.after) {
@@ -90,10 +103,25 @@ func feedCommand(name, synopsis, summary string, audit bool, run func(ctx contex
 				if !ok {
 					return fmt.Errorf("the %s keeps no change feed", st.describe)
 				}
+				if fq.all {
+					global, ok := st.resources.(changes.GlobalFeed)
+					if !ok {
+						return fmt.Errorf("the %s keeps no change feed across connections", st.describe)
+					}
+					feed = allConnections{global}
+				}
 				return run(ctx, feed, q, fq.json, out)
 			}
 		},
 	}
+}
+
+// allConnections reads the feed across connections through the Feed
+// interface the commands page with; the query's connection is empty.
+type allConnections struct{ feed changes.GlobalFeed }
+
+func (a allConnections) ListChanges(ctx context.Context, q changes.Query) (*changes.Page, error) {
+	return a.feed.ListAllChanges(ctx, changes.GlobalQuery{After: q.After, Limit: q.Limit, Types: q.Types})
 }
 
 // tailPoll is how often `events tail` looks for new records.
@@ -101,13 +129,14 @@ const tailPoll = time.Second
 
 func eventsCommands() []*command {
 	return []*command{
-		feedCommand("events list", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+		feedCommand("events list", "--tenant T --sso S | --all [--after ID] [--type T,...] [--resource ID] [--json]",
 			"List a connection's change records, oldest first (docs/events.md). --json prints JSON Lines, one record\n"+
-				"per line; --after starts after that record, so the last id printed is the cursor for the next call.",
+				"per line; --after starts after that record, so the last id printed is the cursor for the next call.\n"+
+				"--all lists the records of every connection as one feed, with one cursor.",
 			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
 				return eventsList(ctx, feed, q, asJSON, out.stdout)
 			}),
-		feedCommand("events tail", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+		feedCommand("events tail", "--tenant T --sso S | --all [--after ID] [--type T,...] [--resource ID] [--json]",
 			"Print a connection's change records as events list does, then follow new ones until interrupted.",
 			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
 				return eventsTail(ctx, feed, q, asJSON, out.stdout, tailPoll)

@@ -94,6 +94,7 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
+		"GET " + AllEventsPattern:                     (*call).listAllEvents,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

@@ -34,6 +34,7 @@ func Routes() []Route {
 		{Method: "POST", Pattern: connPattern + "/tokens/{id}/rotate"},
 		{Method: "DELETE", Pattern: connPattern + "/tokens/{id}"},
 		{Method: "GET", Pattern: EventsPattern},
+		{Method: "GET", Pattern: AllEventsPattern},
 		{Method: "GET", Pattern: connPattern + "/Users", View: true},
 		{Method: "GET", Pattern: connPattern + "/Users/{id}", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups", View: true},

@@ -136,6 +136,61 @@ func (s *Store) ListChanges(ctx context.Context, q changes.Query) (*changes.Page
 	return page, nil
 }
 
+var _ changes.GlobalFeed = (*Store)(nil)
+
+// ListAllChanges implements changes.GlobalFeed: every connection's records
+// in commit order (seq, the primary key), so that, as ListChanges, a
+// reader never skips a record that committed after one with a later id.
+func (s *Store) ListAllChanges(ctx context.Context, q changes.GlobalQuery) (*changes.Page, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > changes.MaxPage {
+		limit = changes.MaxPage
+	}
+	page := &changes.Page{Next: q.After}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var after int64
+		if q.After != "" {
+			err := tx.QueryRowContext(ctx, `SELECT seq FROM changes WHERE id = ?`, q.After).Scan(&after)
+			if errors.Is(err, sql.ErrNoRows) {
+				// A pruned id: resume after the last record whose id is not later.
+				err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE id <= ?`, q.After).Scan(&after)
+			}
+			if err != nil {
+				return fmt.Errorf("list all changes: resolve cursor: %w", err)
+			}
+		}
+		where, args := "seq > ?", []any{after}
+		if len(q.Types) > 0 {
+			where += " AND type IN (?" + strings.Repeat(", ?", len(q.Types)-1) + ")"
+			for _, t := range q.Types {
+				args = append(args, string(t))
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT record FROM changes WHERE `+where+` ORDER BY seq LIMIT ?`, append(args, limit)...)
+		if err != nil {
+			return fmt.Errorf("list all changes: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var body string
+			if err := rows.Scan(&body); err != nil {
+				return fmt.Errorf("list all changes: %w", err)
+			}
+			var rec changes.Record
+			if err := json.Unmarshal([]byte(body), &rec); err != nil {
+				return fmt.Errorf("list all changes: decode record: %w", err)
+			}
+			page.Records = append(page.Records, rec)
+			page.Next = rec.ID
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
 // FeedConnections lists the connections that have records (a changes.ConnectionLister).
 func (s *Store) FeedConnections(ctx context.Context) ([]changes.Conn, error) {
 	var out []changes.Conn

@@ -86,3 +86,8 @@ func TestRecordContent(t *testing.T) {
 		return openStore(t, filepath.Join(t.TempDir(), "records.db"))
 	})
 }
+
+func TestGlobalFeedUnderConcurrentWrites(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "global.db"))
+	storetest.RunGlobalFeed(t, st, storetest.GlobalFeedConfig{Writers: 4, Records: 40})
+}
