@@ -3,6 +3,7 @@ package changes_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"slices"
@@ -209,5 +210,49 @@ func TestChangedAttributes(t *testing.T) {
 	}
 	if got := changes.ChangedAttributes(after, after); len(got) != 0 {
 		t.Errorf("no change reported %v", got)
+	}
+}
+
+// TestMembershipRecordsNumberPartsAcrossTypes: the adds, then the
+// removes, each split at Chunk members, numbered 1..parts together; a
+// record stored before parts existed reads as part 1 of 1.
+func TestMembershipRecordsNumberPartsAcrossTypes(t *testing.T) {
+	base := sample(changes.GroupMembersAdded)
+	members := func(n int) []changes.Member {
+		out := make([]changes.Member, n)
+		for i := range out {
+			out[i] = changes.Member{ID: fmt.Sprintf("u%03d", i), UserName: fmt.Sprintf("u%03d@example.com", i), Active: true}
+		}
+		return out
+	}
+	group := changes.GroupSummary{ID: "g1", DisplayName: "Eng"}
+	recs, err := changes.MembershipRecords(base, group, members(changes.Chunk+1), members(3), changes.NewIDGenerator(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		var d changes.MembersData
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d/%d %d", r.Type, r.Part, r.Parts, len(d.Members)))
+	}
+	want := []string{"group.members_added 1/3 100", "group.members_added 2/3 1", "group.members_removed 3/3 3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+	if n := changes.MembershipParts(group, members(changes.Chunk+1), members(3)); n != len(recs) {
+		t.Errorf("MembershipParts = %d, records %d", n, len(recs))
+	}
+	if recs, _ := changes.MembershipRecords(base, group, nil, nil, changes.NewIDGenerator(nil)); len(recs) != 0 {
+		t.Errorf("no members: %d records", len(recs))
+	}
+	var old changes.Record
+	if err := json.Unmarshal([]byte(`{"id":"x","type":"user.created","data":{}}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(old); !bytes.Contains(b, []byte(`"part":1,"parts":1`)) {
+		t.Errorf("a record stored before parts: %s, want part 1 of 1", b)
 	}
 }
