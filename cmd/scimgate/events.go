@@ -17,6 +17,7 @@ import (
 // The change-feed commands (docs/events.md):
 //
 //	scimgate events list --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
+//	scimgate events list --all [--after ID] [--type T,...] [--json]
 //	scimgate events tail --tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]
 //	scimgate audit --tenant T --sso S [--resource ID | --user NAME] [--since TIME] [--json]
 
@@ -28,11 +29,14 @@ type feedQuery struct {
 	// user is audit's --user: a userName, resolved to the live user's id.
 	user string
 	json bool
+	// all follows every connection's records as one feed (changes.GlobalFeed).
+	all bool
 }
 
 func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
 	q.conn.register(fs)
 	if !audit {
+		fs.BoolVar(&q.all, "all", false, "the records of every connection as one feed, in place of --tenant and --sso")
 		fs.StringVar(&q.after, "after", "", "start after the record with this id (a cursor, as the JSON's id)")
 		fs.StringVar(&q.types, "type", "", "only these record types, comma-separated; prefix* patterns allowed (group.members_*)")
 	}
@@ -46,10 +50,18 @@ func (q *feedQuery) register(fs *flag.FlagSet, audit bool) {
 }
 
 // query checks the flags and returns the store query, or a usage error.
+// With --all the query names no connection.
 func (q *feedQuery) query(now time.Time) (changes.Query, error) {
-	conn, err := q.conn.conn()
-	if err != nil {
-		return changes.Query{}, err
+	var conn scim.Connection
+	if q.all {
+		if q.conn.tenant != "" || q.conn.sso != "" || q.resource != "" {
+			return changes.Query{}, usageErrorf("--all follows every connection: give it without --tenant, --sso and --resource")
+		}
+	} else {
+		var err error
+		if conn, err = q.conn.conn(); err != nil {
+			return changes.Query{}, err
+		}
 	}
 	out := changes.Query{Tenant: conn.Tenant, SSO: conn.SSO, After: q.after, ResourceID: q.resource, Limit: changes.MaxPage}
 	if q.user != "" && q.resource != "" {
@@ -97,24 +109,32 @@ func feedCommand(name, synopsis, summary string, audit bool, run func(ctx contex
 				if !ok {
 					return fmt.Errorf("the %s keeps no change feed", st.describe)
 				}
-				conn := scim.Connection{Tenant: q.Tenant, SSO: q.SSO}
-				// A deleted connection keeps its history until purged; one
-				// that never existed has none, which an empty table would hide.
-				if _, err := st.conns.LookupConnection(ctx, conn); err != nil {
-					if scim.ErrorCodeOf(err) == scim.ENotFound {
-						return fmt.Errorf("connection %s does not exist in the %s (never created, or purged): `scimgate connection list` shows the connections", conn, st.describe)
+				if fq.all {
+					global, ok := st.resources.(changes.GlobalFeed)
+					if !ok {
+						return fmt.Errorf("the %s keeps no change feed across connections", st.describe)
 					}
-					return fmt.Errorf("look up connection %s: %w", conn, err)
-				}
-				if fq.user != "" {
-					u, err := st.resources.FindByName(ctx, conn, scim.UserResource, fq.user, false)
-					if scim.ErrorCodeOf(err) == scim.ENotFound {
-						return fmt.Errorf("%s has no live user named %q; for a deleted user give --resource ID (the audit table shows ids and names)", conn, fq.user)
+					feed = allConnections{global}
+				} else {
+					conn := scim.Connection{Tenant: q.Tenant, SSO: q.SSO}
+					// A deleted connection keeps its history until purged; one
+					// that never existed has none, which an empty table would hide.
+					if _, err := st.conns.LookupConnection(ctx, conn); err != nil {
+						if scim.ErrorCodeOf(err) == scim.ENotFound {
+							return fmt.Errorf("connection %s does not exist in the %s (never created, or purged): `scimgate connection list` shows the connections", conn, st.describe)
+						}
+						return fmt.Errorf("look up connection %s: %w", conn, err)
 					}
-					if err != nil {
-						return fmt.Errorf("find user %q of %s: %w", fq.user, conn, err)
+					if fq.user != "" {
+						u, err := st.resources.FindByName(ctx, conn, scim.UserResource, fq.user, false)
+						if scim.ErrorCodeOf(err) == scim.ENotFound {
+							return fmt.Errorf("%s has no live user named %q; for a deleted user give --resource ID (the audit table shows ids and names)", conn, fq.user)
+						}
+						if err != nil {
+							return fmt.Errorf("find user %q of %s: %w", fq.user, conn, err)
+						}
+						q.ResourceID = u.ID
 					}
-					q.ResourceID = u.ID
 				}
 				return run(ctx, feed, q, fq.json, out)
 			}
@@ -122,18 +142,27 @@ func feedCommand(name, synopsis, summary string, audit bool, run func(ctx contex
 	}
 }
 
+// allConnections reads the feed across connections through the Feed
+// interface the commands page with; the query's connection is empty.
+type allConnections struct{ feed changes.GlobalFeed }
+
+func (a allConnections) ListChanges(ctx context.Context, q changes.Query) (*changes.Page, error) {
+	return a.feed.ListAllChanges(ctx, changes.GlobalQuery{After: q.After, Limit: q.Limit, Types: q.Types})
+}
+
 // tailPoll is how often `events tail` looks for new records.
 const tailPoll = time.Second
 
 func eventsCommands() []*command {
 	return []*command{
-		feedCommand("events list", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+		feedCommand("events list", "--tenant T --sso S | --all [--after ID] [--type T,...] [--resource ID] [--json]",
 			"List a connection's change records, oldest first (docs/events.md). --json prints JSON Lines, one record\n"+
-				"per line; --after starts after that record, so the last id printed is the cursor for the next call.",
+				"per line; --after starts after that record, so the last id printed is the cursor for the next call.\n"+
+				"--all lists the records of every connection as one feed, with one cursor.",
 			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
 				return eventsList(ctx, feed, q, asJSON, out.stdout)
 			}),
-		feedCommand("events tail", "--tenant T --sso S [--after ID] [--type T,...] [--resource ID] [--json]",
+		feedCommand("events tail", "--tenant T --sso S | --all [--after ID] [--type T,...] [--resource ID] [--json]",
 			"Print a connection's change records as events list does, then follow new ones until interrupted.",
 			false, func(ctx context.Context, feed changes.Feed, q changes.Query, asJSON bool, out streams) error {
 				return eventsTail(ctx, feed, q, asJSON, out.stdout, tailPoll)

@@ -94,7 +94,11 @@ func sampleRecords() []changes.Record {
 			Changed: []string{"active"},
 			Data:    json.RawMessage(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","meta":{"resourceType":"User","version":"W/\"%d\""}}`, i+1))}
 		if typ == changes.GroupMembersAdded {
-			r.ResourceType, r.ResourceID, r.Changed, r.Data = "Group", "g1", []string{"members"}, json.RawMessage(`{"members":["u1"]}`)
+			r.ResourceType, r.ResourceID, r.Changed = "Group", "g1", []string{"members"}
+			r.Data = json.RawMessage(`{"group":{"id":"g1","displayName":"Eng","externalId":""},"members":[{"id":"u1","externalId":"","userName":"ada","displayName":"","active":false}],"member_ids":["u1"]}`)
+		}
+		if typ == changes.UserDeactivated {
+			r.Previous, r.Current = map[string]any{"active": true}, map[string]any{"active": false}
 		}
 		out = append(out, r)
 	}
@@ -248,4 +252,44 @@ func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestEventsListAll: --all lists the records of every connection as one
+// feed, resumable with --after, and refuses a connection beside it.
+func TestEventsListAll(t *testing.T) {
+	t.Setenv("SCIMGATE_DATA", "")
+	t.Setenv("SCIMGATE_DYNAMODB_TABLE", "")
+	recs := sampleRecords()
+	other := sampleRecords()
+	for i := range other {
+		other[i].Tenant, other[i].SSO = "beta", "entra"
+	}
+	all := []changes.Record{recs[0], other[0], recs[1], other[1], recs[2], other[2]}
+	data := seedFeed(t, all)
+	ids := func(rs []changes.Record) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		args []string
+		want []changes.Record
+	}{
+		{[]string{"events", "list", "--all", "--json"}, all},
+		{[]string{"events", "list", "--all", "--json", "--after", all[2].ID}, all[3:]},
+		{[]string{"events", "list", "--all", "--json", "--type", "user.deactivated"}, []changes.Record{recs[1], other[1]}},
+	} {
+		code, stdout, stderr := runCLI(t, append(tc.args, "--data", data)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		if got := jsonLines(t, stdout); ids(got) != ids(tc.want) {
+			t.Errorf("%v: %s, want %s", tc.args, ids(got), ids(tc.want))
+		}
+	}
+	if code, _, stderr := runCLI(t, "events", "list", "--all", "--tenant", "acme", "--data", data); code != 2 || !strings.Contains(stderr, "--all") {
+		t.Errorf("--all with --tenant: exit %d, %s; want a usage error", code, stderr)
+	}
 }

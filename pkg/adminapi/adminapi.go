@@ -113,6 +113,7 @@ func New(cfg Config) *Handler {
 		"DELETE " + IdPPattern:                        (*call).clearIdPLink,
 		"POST " + ReconcilePattern:                    (*call).reconcile,
 		"GET " + ReconcilePattern:                     (*call).lastReconcile,
+		"GET " + AllEventsPattern:                     (*call).listAllEvents,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/scimgate/scimgate/pkg/changes"
@@ -31,28 +32,12 @@ func (c *call) listEvents() error {
 	if c.h.cfg.Feed == nil {
 		return &apiError{status: http.StatusNotFound, Code: CodeNotFound, Message: "this deployment keeps no change feed"}
 	}
-	q := changes.Query{Tenant: c.conn.Tenant, SSO: c.conn.SSO, Limit: defaultEventsLimit}
 	params := c.r.URL.Query()
-	if after := params.Get("after"); after != "" {
-		if !changes.ValidID(after) {
-			return invalid("after", "after %q is not an event id: pass the next of the previous page, or an id of a record", after)
-		}
-		q.After = after
+	g, err := globalQuery(params)
+	if err != nil {
+		return err
 	}
-	if raw := params.Get("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > changes.MaxPage {
-			return invalid("limit", "limit must be a whole number from 1 to %d; got %q", changes.MaxPage, raw)
-		}
-		q.Limit = n
-	}
-	if raw := params.Get("type"); raw != "" {
-		types, err := changes.ParseTypes(raw)
-		if err != nil {
-			return invalid("type", "%v", err)
-		}
-		q.Types = types
-	}
+	q := changes.Query{Tenant: c.conn.Tenant, SSO: c.conn.SSO, After: g.After, Limit: g.Limit, Types: g.Types}
 	if rid := params.Get("resource"); rid != "" {
 		if len(rid) > maxResourceIDLength {
 			return invalid("resource", "resource must be a resource id of at most %d characters", maxResourceIDLength)
@@ -66,6 +51,58 @@ func (c *call) listEvents() error {
 		return fmt.Errorf("look up connection %s: %w", c.conn, err)
 	}
 	page, err := c.h.cfg.Feed.ListChanges(c.r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := EventPage{Events: page.Records, Next: page.Next}
+	if out.Events == nil {
+		out.Events = []changes.Record{}
+	}
+	return writeJSON(c.w, http.StatusOK, out)
+}
+
+// AllEventsPattern is the one change feed across every connection.
+const AllEventsPattern = Prefix + "/events"
+
+// globalQuery reads ?after=, ?limit= and ?type=, which both feeds take.
+func globalQuery(params url.Values) (changes.GlobalQuery, error) {
+	q := changes.GlobalQuery{Limit: defaultEventsLimit}
+	if after := params.Get("after"); after != "" {
+		if !changes.ValidID(after) {
+			return q, invalid("after", "after %q is not an event id: pass the next of the previous page, or an id of a record", after)
+		}
+		q.After = after
+	}
+	if raw := params.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > changes.MaxPage {
+			return q, invalid("limit", "limit must be a whole number from 1 to %d; got %q", changes.MaxPage, raw)
+		}
+		q.Limit = n
+	}
+	if raw := params.Get("type"); raw != "" {
+		types, err := changes.ParseTypes(raw)
+		if err != nil {
+			return q, invalid("type", "%v", err)
+		}
+		q.Types = types
+	}
+	return q, nil
+}
+
+// listAllEvents serves GET /admin/v1/events?after=ID&limit=N&type=T,...:
+// the records of every connection, oldest first, as one feed with one
+// cursor (docs/events.md, "One feed for every connection").
+func (c *call) listAllEvents() error {
+	feed, ok := c.h.cfg.Feed.(changes.GlobalFeed)
+	if !ok {
+		return &apiError{status: http.StatusNotFound, Code: CodeNotFound, Message: "this deployment keeps no change feed across connections"}
+	}
+	q, err := globalQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	page, err := feed.ListAllChanges(c.r.Context(), q)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func Routes() []Route {
 		{Method: "DELETE", Pattern: IdPPattern},
 		{Method: "POST", Pattern: ReconcilePattern},
 		{Method: "GET", Pattern: ReconcilePattern},
+		{Method: "GET", Pattern: AllEventsPattern},
 		{Method: "GET", Pattern: connPattern + "/Users", View: true},
 		{Method: "GET", Pattern: connPattern + "/Users/{id}", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups", View: true},

@@ -3,6 +3,7 @@ package changes_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"slices"
@@ -79,7 +80,10 @@ func sample(typ changes.Type) changes.Record {
 	}
 	switch {
 	case strings.HasPrefix(string(typ), "group.members"):
-		r.ResourceType, r.Changed, r.Data = "Group", []string{"members"}, json.RawMessage(`{"members":["u1","u2"]}`)
+		r.ResourceType, r.Changed = "Group", []string{"members"}
+		r.Data = json.RawMessage(`{"group":{"id":"g1","displayName":"Eng","externalId":""},"members":[{"id":"u1","externalId":"","userName":"ada","displayName":"","active":true},{"id":"u2","externalId":"x2","userName":"bob","displayName":"Bob","active":false}],"member_ids":["u1","u2"]}`)
+	case typ == changes.UserDeactivated || strings.HasSuffix(string(typ), ".updated") || typ == changes.UserReactivated:
+		r.Previous, r.Current = map[string]any{"active": true}, map[string]any{"active": false}
 	case strings.HasPrefix(string(typ), "token."):
 		r.ResourceType, r.ResourceID, r.Version, r.Actor, r.Data = "Token", "tok1", 0, changes.AdminActor("cli"), json.RawMessage(`{"id":"tok1"}`)
 	}
@@ -97,6 +101,8 @@ func TestSchemaAcceptsRecordsAndRefusesBrokenOnes(t *testing.T) {
 		{"unknown type", func(r *changes.Record) { r.Type = "user.exploded" }},
 		{"id not a ULID", func(r *changes.Record) { r.ID = "1" }},
 		{"no data", func(r *changes.Record) { r.Data = nil }},
+		{"update without previous", func(r *changes.Record) { r.Previous = nil }},
+		{"part 2 of an update", func(r *changes.Record) { r.Part, r.Parts = 2, 2 }},
 		{"password in data", func(r *changes.Record) {
 			r.Data = json.RawMessage(`{"schemas":["x"],"id":"i","meta":{"resourceType":"User","version":"1"},"password":"p"}`)
 		}},
@@ -116,10 +122,34 @@ func TestSchemaAcceptsRecordsAndRefusesBrokenOnes(t *testing.T) {
 	for i := range ids {
 		ids[i] = strings.Repeat("a", i+1)
 	}
-	big.Data, _ = json.Marshal(changes.MembersData{Members: ids})
+	members := make([]changes.Member, len(ids))
+	for i, id := range ids {
+		members[i] = changes.Member{ID: id, UserName: id + "@example.com", Active: true}
+	}
+	big.Data, _ = json.Marshal(changes.MembersData{Group: changes.GroupSummary{ID: "g1", DisplayName: "Eng"}, Members: members, MemberIDs: ids})
 	b, _ := json.Marshal(big)
 	if changestest.ValidateJSON(b) == nil {
 		t.Error("the schema accepts a membership record over one chunk")
+	}
+	for _, tt := range []struct {
+		name string
+		data string
+	}{
+		{"member ids only (the old form)", `{"members":["u1"]}`},
+		{"member without userName", `{"group":{"id":"g1","displayName":"Eng","externalId":""},"members":[{"id":"u1","externalId":"","displayName":"","active":true}],"member_ids":["u1"]}`},
+		{"no group", `{"members":[{"id":"u1","externalId":"","userName":"a","displayName":"","active":true}],"member_ids":["u1"]}`},
+	} {
+		r := sample(changes.GroupMembersRemoved)
+		r.Data = json.RawMessage(tt.data)
+		b, _ := json.Marshal(r)
+		if changestest.ValidateJSON(b) == nil {
+			t.Errorf("%s: the schema accepts %s", tt.name, b)
+		}
+	}
+	created := sample(changes.UserCreated)
+	created.Previous, created.Current = map[string]any{"active": nil}, map[string]any{"active": true}
+	if b, _ := json.Marshal(created); changestest.ValidateJSON(b) == nil {
+		t.Error("the schema accepts previous and current on a user.created record")
 	}
 	tok := sample(changes.TokenCreated)
 	tok.Data = json.RawMessage(`{"id":"tok1","secret":"scimgate_x"}`)
@@ -180,5 +210,49 @@ func TestChangedAttributes(t *testing.T) {
 	}
 	if got := changes.ChangedAttributes(after, after); len(got) != 0 {
 		t.Errorf("no change reported %v", got)
+	}
+}
+
+// TestMembershipRecordsNumberPartsAcrossTypes: the adds, then the
+// removes, each split at Chunk members, numbered 1..parts together; a
+// record stored before parts existed reads as part 1 of 1.
+func TestMembershipRecordsNumberPartsAcrossTypes(t *testing.T) {
+	base := sample(changes.GroupMembersAdded)
+	members := func(n int) []changes.Member {
+		out := make([]changes.Member, n)
+		for i := range out {
+			out[i] = changes.Member{ID: fmt.Sprintf("u%03d", i), UserName: fmt.Sprintf("u%03d@example.com", i), Active: true}
+		}
+		return out
+	}
+	group := changes.GroupSummary{ID: "g1", DisplayName: "Eng"}
+	recs, err := changes.MembershipRecords(base, group, members(changes.Chunk+1), members(3), changes.NewIDGenerator(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		var d changes.MembersData
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d/%d %d", r.Type, r.Part, r.Parts, len(d.Members)))
+	}
+	want := []string{"group.members_added 1/3 100", "group.members_added 2/3 1", "group.members_removed 3/3 3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+	if n := changes.MembershipParts(group, members(changes.Chunk+1), members(3)); n != len(recs) {
+		t.Errorf("MembershipParts = %d, records %d", n, len(recs))
+	}
+	if recs, _ := changes.MembershipRecords(base, group, nil, nil, changes.NewIDGenerator(nil)); len(recs) != 0 {
+		t.Errorf("no members: %d records", len(recs))
+	}
+	var old changes.Record
+	if err := json.Unmarshal([]byte(`{"id":"x","type":"user.created","data":{}}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(old); !bytes.Contains(b, []byte(`"part":1,"parts":1`)) {
+		t.Errorf("a record stored before parts: %s, want part 1 of 1", b)
 	}
 }

@@ -45,6 +45,26 @@ type Feed interface {
 	ListChanges(ctx context.Context, q Query) (*Page, error)
 }
 
+// GlobalQuery selects records of every connection, oldest first: the one
+// feed a platform's backend follows instead of one cursor per connection.
+type GlobalQuery struct {
+	// After resumes after the record with this id (the Next of a page);
+	// "" from the oldest kept.
+	After string
+	// Limit bounds the page; the stores clamp it to MaxPage.
+	Limit int
+	// Types keeps only records of these types; empty keeps all.
+	Types []Type
+}
+
+// GlobalFeed is the store side of the feed across connections; both
+// stores implement it. Its pages follow the rules of Feed's: ordered,
+// resumable from Next with no gap and no duplicate, and an empty page
+// whose Next is the After sent means caught up.
+type GlobalFeed interface {
+	ListAllChanges(ctx context.Context, q GlobalQuery) (*Page, error)
+}
+
 // ConnectionLister lists the connections a deliverer follows.
 type ConnectionLister func(ctx context.Context) ([]Conn, error)
 

@@ -29,20 +29,74 @@ func OriginFrom(ctx context.Context) Origin {
 }
 
 // MembershipRecords splits one membership change of a group into records of
-// at most Chunk member ids each, all with base's fields (the group, its
-// version after the change, time, origin), typ GroupMembersAdded or
-// GroupMembersRemoved and a new id from newID each. ids empty: none.
-func MembershipRecords(base Record, typ Type, ids []string, newID IDGenerator) ([]Record, error) {
-	var out []Record
-	for start := 0; start < len(ids); start += Chunk {
-		chunk := ids[start:min(start+Chunk, len(ids))]
-		data, err := json.Marshal(MembersData{Members: chunk})
+// at most Chunk members and MaxMembersDataBytes of data each: first the
+// added members (GroupMembersAdded), then the removed ones
+// (GroupMembersRemoved). All carry base's fields (the group, its version
+// after the change, time, origin) and a new id from newID each, and are
+// numbered part 1..parts across both types, so a consumer knows when it has
+// the whole change. No members: no records.
+func MembershipRecords(base Record, group GroupSummary, added, removed []Member, newID IDGenerator) ([]Record, error) {
+	chunks := membershipChunks(group, added, removed)
+	out := make([]Record, 0, len(chunks))
+	for i, c := range chunks {
+		ids := make([]string, len(c.members))
+		for k, m := range c.members {
+			ids[k] = m.ID
+		}
+		data, err := json.Marshal(MembersData{Group: group, Members: c.members, MemberIDs: ids})
 		if err != nil {
 			return nil, fmt.Errorf("encode members: %w", err)
 		}
 		r := base
-		r.ID, r.Type, r.Changed, r.Data = newID(base.Time), typ, []string{"members"}, data
+		r.ID, r.Type, r.Changed, r.Data = newID(base.Time), c.typ, []string{"members"}, data
+		r.Part, r.Parts = i+1, len(chunks)
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// MembershipParts is how many records MembershipRecords makes of a change:
+// what a store reserves in the transaction that writes them. Fewer members
+// never make more records (each record is filled greedily in order).
+func MembershipParts(group GroupSummary, added, removed []Member) int {
+	return len(membershipChunks(group, added, removed))
+}
+
+type membersChunk struct {
+	typ     Type
+	members []Member
+}
+
+func membershipChunks(group GroupSummary, added, removed []Member) []membersChunk {
+	var chunks []membersChunk
+	fixed := membersDataBytes(group)
+	for _, side := range []membersChunk{{GroupMembersAdded, added}, {GroupMembersRemoved, removed}} {
+		size, start := fixed, 0
+		for i, m := range side.members {
+			n := memberBytes(m)
+			if i > start && (i-start >= Chunk || size+n > MaxMembersDataBytes) {
+				chunks = append(chunks, membersChunk{side.typ, side.members[start:i]})
+				size, start = fixed, i
+			}
+			size += n
+		}
+		if start < len(side.members) {
+			chunks = append(chunks, membersChunk{side.typ, side.members[start:]})
+		}
+	}
+	return chunks
+}
+
+// memberBytes is what one member adds to a record's data: its summary and
+// its id in member_ids, with separators.
+func memberBytes(m Member) int {
+	b, _ := json.Marshal(m)
+	id, _ := json.Marshal(m.ID)
+	return len(b) + len(id) + 2
+}
+
+// membersDataBytes is the data of a record without members.
+func membersDataBytes(g GroupSummary) int {
+	b, _ := json.Marshal(MembersData{Group: g, Members: []Member{}, MemberIDs: []string{}})
+	return len(b)
 }

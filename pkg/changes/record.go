@@ -134,21 +134,65 @@ type Record struct {
 	Changed []string `json:"changed"`
 	// Data is the resource's SCIM representation after the change (without
 	// members and groups, which membership records carry) for user and group
-	// records; {"members":[ids]} for membership records; the admin view for
+	// records; MembersData for membership records; the admin view for
 	// connection and token records.
 	Data json.RawMessage `json:"data"`
+	// Previous and Current hold, for a change of a resource's own
+	// attributes (user.updated, user.deactivated, user.reactivated,
+	// group.updated), the value of each attribute named in Changed before
+	// and after it: the whole attribute for a multi-valued one, null where
+	// it was absent. Omitted from every other record.
+	Previous map[string]any `json:"previous,omitempty"`
+	Current  map[string]any `json:"current,omitempty"`
+	// Part and Parts number the records of one membership change of one
+	// group split by size (part 1..parts, in id order, all with the same
+	// request_id and version); every other record is part 1 of 1.
+	Part  int `json:"part"`
+	Parts int `json:"parts"`
+}
+
+// Member is the summary of a user that a membership record carries, so a
+// consumer needs no call back for names. A member whose user is gone (a
+// removal racing its deletion) has only its id, and active false.
+type Member struct {
+	ID          string `json:"id"`
+	ExternalID  string `json:"externalId"`
+	UserName    string `json:"userName"`
+	DisplayName string `json:"displayName"`
+	Active      bool   `json:"active"`
+}
+
+// GroupSummary is the group a membership record is about.
+type GroupSummary struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	ExternalID  string `json:"externalId"`
 }
 
 // MembersData is the Data of group.members_added and group.members_removed.
+// MemberIDs repeats the members' ids in the same order: the form the
+// records carried before they carried summaries.
 type MembersData struct {
-	Members []string `json:"members"`
+	Group     GroupSummary `json:"group"`
+	Members   []Member     `json:"members"`
+	MemberIDs []string     `json:"member_ids"`
 }
 
-// Chunk bounds the member ids one membership record carries, so that a
-// record never nears DynamoDB's 400 KB item limit (100 UUIDs are 4 KB) and
-// each chunk of a large membership change goes in the transaction that
-// applies it.
-const Chunk = 100
+// Chunk bounds the members one membership record carries, and
+// MaxMembersDataBytes the JSON of its data: a record of 100 typical
+// summaries is about 15 KB, and of members with the largest names SCIM
+// accepts (scim.MaxKeyBytes, scim.MaxStringBytes) it would be far above
+// EventBridge's 256 KB entry limit, so a record also ends where its data
+// would pass MaxMembersDataBytes. That keeps every record under
+// MaxRecordBytes, inside both EventBridge's entry and DynamoDB's 400 KB item.
+const (
+	Chunk               = 100
+	MaxMembersDataBytes = 128 << 10
+	// MaxRecordBytes is the size no record's JSON reaches: EventBridge's
+	// 256 KB PutEvents entry, less room for the envelope (source,
+	// detail-type, resources).
+	MaxRecordBytes = 250 << 10
+)
 
 // Actor forms.
 func TokenActor(tokenID string) string  { return "token:" + tokenID }
@@ -188,5 +232,9 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		p.Data = json.RawMessage("null")
 	}
 	p.Time = p.Time.UTC().Truncate(time.Millisecond)
+	// Records stored before parts existed are whole.
+	if p.Part == 0 {
+		p.Part, p.Parts = 1, 1
+	}
 	return json.Marshal(p)
 }

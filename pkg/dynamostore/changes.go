@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -352,20 +353,20 @@ func (s *Store) recordPuts(recs []changes.Record) ([]txItem, error) {
 	return items, nil
 }
 
-// maxRecordItemsPerChunk is how many record items one membership chunk
-// adds to its transaction: one for the adds, one for the removes (a chunk
-// holds fewer than changes.Chunk members, so each fits one record).
-const maxRecordItemsPerChunk = 2
-
-// memberRecords returns the record items of one chunk of a membership
-// change of group (whose Version is the version after the change, or 0
-// where it is not known when the chunk is written).
+// memberRecords returns the record items of a membership change of group
+// (whose Version is the version after the change, or 0 where it is not
+// known when the records are written), with the member summaries that
+// withChunkRecords read.
 func (s *Store) memberRecords(ctx context.Context, group *scim.Resource, added, removed []string) ([]txItem, error) {
 	j := scim.JournalFrom(ctx)
 	if j == nil || (len(added) == 0 && len(removed) == 0) {
 		return nil, nil
 	}
-	recs, err := j.Members(group, added, removed)
+	cr := chunkRecordsOf(ctx)
+	if cr == nil {
+		return nil, fmt.Errorf("membership records of group %s: members not read", group.ID)
+	}
+	recs, err := j.Members(group, cr.summaries(added), cr.summaries(removed))
 	if err != nil {
 		return nil, err
 	}
@@ -390,24 +391,130 @@ func (s *Store) ownRecords(ctx context.Context, prev, next *scim.Resource) ([]tx
 // transaction, the membership records of that chunk's members.
 type chunkRecordsKey struct{}
 
-func withChunkRecords(ctx context.Context, group *scim.Resource) context.Context {
-	if scim.JournalFrom(ctx) == nil {
-		return ctx
+type chunkRecords struct {
+	group *scim.Resource
+	// users holds the summaries of the members that are live users; a
+	// member not in it is not one (verifyUsers relies on it).
+	users map[string]changes.Member
+	// reserve is how many record items the whole change needs, at most:
+	// what a transaction holding it keeps free.
+	reserve int
+}
+
+func (cr *chunkRecords) summaries(ids []string) []changes.Member {
+	out := make([]changes.Member, len(ids))
+	for i, id := range ids {
+		m, ok := cr.users[id]
+		if !ok {
+			m = changes.Member{ID: id}
+		}
+		out[i] = m
 	}
-	return context.WithValue(ctx, chunkRecordsKey{}, group)
+	return out
+}
+
+// withChunkRecords prepares the records of a membership change of group:
+// one consistent BatchGetItem (per 100 keys) reads the users added and
+// removed for their summaries, and with readGroup the group item too for
+// its displayName and externalId (PatchMembers does not read it
+// otherwise). Without a journal it reads nothing. The read precedes the
+// transaction: a summary shows the user as it was just before the change.
+func (s *Store) withChunkRecords(ctx context.Context, pk string, group *scim.Resource, readGroup bool, add []scim.Member, remove []string) (context.Context, error) {
+	if scim.JournalFrom(ctx) == nil {
+		return ctx, nil
+	}
+	var keys []map[string]types.AttributeValue
+	seen := map[string]bool{}
+	for _, id := range append(memberIDsOf(add), remove...) {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, key(pk, resourceSK(scim.UserResource, id)))
+		}
+	}
+	groupSK := resourceSK(scim.GroupResource, group.ID)
+	if readGroup {
+		keys = append(keys, key(pk, groupSK))
+	}
+	cr := &chunkRecords{group: group, users: make(map[string]changes.Member, len(keys))}
+	for chunk := range slices.Chunk(keys, 100) {
+		items, err := s.batchGet(ctx, chunk, "read members of group "+group.ID+" for change records")
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range items {
+			rec, err := decodeRecord(item)
+			if err != nil {
+				return nil, err
+			}
+			if rec.SK == groupSK && readGroup {
+				g := *group
+				g.Name, g.ExternalID = rec.Name, rec.Ext
+				cr.group = &g
+				continue
+			}
+			u, err := rec.resource(group.Conn)
+			if err != nil {
+				return nil, err
+			}
+			cr.users[u.ID] = scim.MemberSummary(u)
+		}
+	}
+	cr.reserve = changes.MembershipParts(scim.GroupSummary(cr.group), cr.summaries(memberIDsOf(add)), cr.summaries(remove))
+	return context.WithValue(ctx, chunkRecordsKey{}, cr), nil
+}
+
+func memberIDsOf(ms []scim.Member) []string {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.Value
+	}
+	return ids
 }
 
 // withoutChunkRecords asks applyMembers for no records (an intent's chunks).
 func withoutChunkRecords(ctx context.Context) context.Context {
-	if chunkRecordsGroup(ctx) == nil {
+	if chunkRecordsOf(ctx) == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, chunkRecordsKey{}, (*scim.Resource)(nil))
+	return context.WithValue(ctx, chunkRecordsKey{}, (*chunkRecords)(nil))
 }
 
+func chunkRecordsOf(ctx context.Context) *chunkRecords {
+	cr, _ := ctx.Value(chunkRecordsKey{}).(*chunkRecords)
+	return cr
+}
+
+// chunkRecordsGroup is the group whose membership records ctx asks for, or nil.
 func chunkRecordsGroup(ctx context.Context) *scim.Resource {
-	g, _ := ctx.Value(chunkRecordsKey{}).(*scim.Resource)
-	return g
+	if cr := chunkRecordsOf(ctx); cr != nil {
+		return cr.group
+	}
+	return nil
+}
+
+// maxRecordTransactionBytes bounds the record items of one transaction,
+// so that with the change's own items it stays under DynamoDB's 4 MB per
+// TransactWriteItems. Only members with names near SCIM's limits reach it.
+const maxRecordTransactionBytes = 3 << 20
+
+// putBytes is the size of the items items put.
+func putBytes(items []txItem) int {
+	n := 0
+	for _, it := range items {
+		if it.write.Put != nil {
+			n += ItemSize(it.write.Put.Item)
+		}
+	}
+	return n
+}
+
+// recordReserve is how many items the membership records of the change on
+// ctx take in its transaction.
+func recordReserve(ctx context.Context) int {
+	if cr := chunkRecordsOf(ctx); cr != nil {
+		return cr.reserve
+	}
+	return 0
 }
 
 // chunkRecordItems are the record items of one chunk of pairs (an add

@@ -61,7 +61,7 @@ func TestChunkedMembershipChangeRecordsOnce(t *testing.T) {
 			if err := json.Unmarshal(rec.Data, &data); err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, data.Members...)
+			got = append(got, data.MemberIDs...)
 		}
 		slices.Sort(got)
 		slices.Sort(want)

@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/storetest"
 )
 
@@ -61,4 +63,44 @@ func TestFeedHoldsBackTheSettleWindow(t *testing.T) {
 
 func TestAdminRecords(t *testing.T) {
 	storetest.RunAdminRecords(t, func(t *testing.T) storetest.AdminFeedStore { return newEnv(t).store })
+}
+
+func TestRecordContent(t *testing.T) {
+	storetest.RunRecordContent(t, func(t *testing.T) storetest.RecordStore { return newEnv(t).store })
+}
+
+// TestGlobalFeedUnderConcurrentWrites: the merge over the connection
+// directory keeps the per-connection feed's settle window, so concurrent
+// writers whose ids are drawn before their commit leave no gap.
+func TestGlobalFeedUnderConcurrentWrites(t *testing.T) {
+	const settle = 2 * time.Second
+	e := newEnv(t, dynamostore.WithChangeSettle(settle))
+	storetest.RunGlobalFeed(t, e.store, storetest.GlobalFeedConfig{Settle: settle, Writers: 4, Records: 20})
+}
+
+// TestGlobalFeedHoldsBackTheSettleWindow: the merged feed keeps the
+// per-connection feed's settle window.
+func TestGlobalFeedHoldsBackTheSettleWindow(t *testing.T) {
+	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	e := newEnv(t, dynamostore.WithChangeSettle(5*time.Second), dynamostore.WithNow(func() time.Time { return now }))
+	ctx := context.Background()
+	acme := scim.Connection{Tenant: "acme", SSO: "okta"}
+	if err := e.store.CreateConnection(ctx, auth.ConnectionRecord{Conn: acme, State: auth.StateActive, Created: now.Add(-time.Hour)},
+		auth.NewTokenInfo(acme, "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-x", now.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	gen := changes.NewIDGenerator(nil)
+	rec := changes.Record{ID: gen(now.Add(-2 * time.Second)), Type: changes.UserCreated, Tenant: "acme", SSO: "okta",
+		ResourceType: "User", ResourceID: "u", Version: 1, Time: now.Add(-2 * time.Second), Actor: changes.TokenActor("t"),
+		Data: json.RawMessage(`{}`)}
+	if err := e.store.AppendChanges(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := e.store.ListAllChanges(ctx, changes.GlobalQuery{}); err != nil || len(p.Records) != 0 || p.Next != "" {
+		t.Fatalf("within the settle window: %+v, %v; want nothing yet", p, err)
+	}
+	now = now.Add(4 * time.Second)
+	if p, err := e.store.ListAllChanges(ctx, changes.GlobalQuery{}); err != nil || len(p.Records) != 1 || p.Next != rec.ID {
+		t.Fatalf("after the settle window: %+v, %v", p, err)
+	}
 }

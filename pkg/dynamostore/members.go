@@ -174,9 +174,7 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 			}
 		}
 		room := s.maxItems - len(fixed)
-		if chunkRecordsGroup(ctx) != nil {
-			room -= maxRecordItemsPerChunk // this chunk's membership records (changes.go)
-		}
+		room -= recordReserve(ctx) // the membership records (changes.go)
 		take := min(len(pairs), room/2)
 		if take == 0 && first && mc.headOptional && len(mc.last) == 0 {
 			return nil, false, nil // every pair was a no-op
@@ -255,6 +253,16 @@ func (s *Store) applyMembers(ctx context.Context, pk string, conn scim.Connectio
 // is a live user, so that a change too large for one transaction fails
 // before anything is written.
 func (s *Store) verifyUsers(ctx context.Context, pk string, members []scim.Member) error {
+	if cr := chunkRecordsOf(ctx); cr != nil {
+		// The change's records read these users already (withChunkRecords),
+		// as consistently: no second read.
+		for _, m := range members {
+			if _, ok := cr.users[m.Value]; !ok {
+				return scim.UnknownMemberError(m.Value)
+			}
+		}
+		return nil
+	}
 	found := make(map[string]bool, len(members))
 	for chunk := range slices.Chunk(members, 100) {
 		keys := make([]map[string]types.AttributeValue, 0, len(chunk))
@@ -398,11 +406,10 @@ func (s *Store) modifyMembers(ctx context.Context, group *scim.Resource, prevVer
 	if err != nil {
 		return false, err
 	}
-	ctx = withChunkRecords(ctx, group)
-	recReserve := 0
-	if chunkRecordsGroup(ctx) != nil {
-		recReserve = maxRecordItemsPerChunk
+	if ctx, err = s.withChunkRecords(ctx, pk, group, false, add, remove); err != nil {
+		return false, err
 	}
+	recReserve := recordReserve(ctx)
 	for range 2 {
 		head := append(s.resourceUpdate(pk, rec, prevVersion, old), own...)
 		var failures []condFailure
@@ -494,11 +501,11 @@ func (s *Store) PatchMembers(ctx context.Context, conn scim.Connection, groupID 
 	// after it is not known before the commit (ADD ver 1 has no condition),
 	// so they carry version 0, which docs/events.md documents: order these
 	// by event id.
-	ctx = withChunkRecords(ctx, &scim.Resource{Conn: conn, Type: scim.GroupResource, ID: groupID, Version: 0, LastModified: at})
-	recReserve := 0
-	if chunkRecordsGroup(ctx) != nil {
-		recReserve = maxRecordItemsPerChunk
+	group := &scim.Resource{Conn: conn, Type: scim.GroupResource, ID: groupID, Version: 0, LastModified: at}
+	if ctx, err = s.withChunkRecords(ctx, pk, group, true, add, remove); err != nil {
+		return 0, err
 	}
+	recReserve := recordReserve(ctx)
 	large := len(head)+2*(len(add)+len(remove))+recReserve > s.maxItems
 	if large {
 		if len(add) > 0 {
@@ -698,7 +705,7 @@ func (s *Store) startMembersIntent(ctx context.Context, pk string, conn scim.Con
 		if err != nil {
 			return nil, err
 		}
-		if len(items)+len(recs) > s.maxItems {
+		if len(items)+len(recs) > s.maxItems || putBytes(recs) > maxRecordTransactionBytes {
 			return nil, scim.Errorf(scim.ETooMany, "this change touches too many memberships for one request; send it in several requests of at most a few thousand members each")
 		}
 		items = append(items, recs...)

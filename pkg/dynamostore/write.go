@@ -80,12 +80,14 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 			return err
 		}
 	}
-	// The members_added record of inline members goes into the same
-	// transaction (changes.go).
-	reserve := 0
-	if len(members) > 0 && len(own) > 0 {
-		reserve = 1
+	// The members_added records of inline members go into the same
+	// transaction (changes.go), with the summaries of the users read first.
+	if len(members) > 0 {
+		if ctx, err = s.withChunkRecords(ctx, pk, r, false, members, nil); err != nil {
+			return err
+		}
 	}
+	reserve := recordReserve(ctx)
 	inline := len(items)+2*len(members)+reserve <= s.maxItems
 	var in *intent
 	ids := make([]string, 0, len(members))
@@ -121,7 +123,7 @@ func (s *Store) Create(ctx context.Context, r *scim.Resource) error {
 		}
 		item[attrPend] = str(in.Token)
 		items = append(items, start...)
-		if len(items)+len(recs) > s.maxItems {
+		if len(items)+len(recs) > s.maxItems || putBytes(recs) > maxRecordTransactionBytes {
 			return scim.Errorf(scim.ETooMany, "a group created with this many members needs more change records than one transaction holds; create it with fewer members and add the rest with PATCH")
 		}
 	}

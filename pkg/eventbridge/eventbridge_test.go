@@ -62,7 +62,7 @@ func streamEvent(t *testing.T, n int) (lambdaevents.DynamoDBEvent, []changes.Rec
 	for i := 0; i < n; i++ {
 		rec := changes.Record{ID: gen(at), Type: changes.GroupMembersAdded, Tenant: "acme", SSO: "okta", ResourceType: "Group",
 			ResourceID: "g", Version: int64(i + 2), Time: at, RequestID: "r", Actor: changes.TokenActor("t"),
-			Changed: []string{"members"}, Data: json.RawMessage(fmt.Sprintf(`{"members":["u%d"]}`, i))}
+			Changed: []string{"members"}, Data: json.RawMessage(fmt.Sprintf(`{"group":{"id":"g","displayName":"Eng","externalId":""},"members":[{"id":"u%d","externalId":"","userName":"u%d@example.com","displayName":"","active":true}],"member_ids":["u%d"]}`, i, i, i))}
 		body, _ := json.Marshal(rec)
 		recs = append(recs, rec)
 		ev.Records = append(ev.Records, lambdaevents.DynamoDBEventRecord{

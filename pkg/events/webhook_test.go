@@ -39,8 +39,9 @@ func records(conn changes.Conn, n int, gen changes.IDGenerator) []changes.Record
 		out = append(out, changes.Record{
 			ID: gen(at), Type: changes.UserUpdated, Tenant: conn.Tenant, SSO: conn.SSO, ResourceType: "User",
 			ResourceID: id, Version: int64(i + 2), Time: at, RequestID: "r", Actor: changes.TokenActor("t1"),
-			Changed: []string{"title"},
-			Data:    json.RawMessage(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"meta":{"resourceType":"User","version":"W/\"%d\""}}`, id, i+2)),
+			Changed:  []string{"title"},
+			Data:     json.RawMessage(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"meta":{"resourceType":"User","version":"W/\"%d\""}}`, id, i+2)),
+			Previous: map[string]any{"title": nil}, Current: map[string]any{"title": "Engineer"},
 		})
 	}
 	return out

@@ -253,7 +253,7 @@ func checkRebuild(t *testing.T, srv *testServer, conn scim.Connection) {
 			if members[rec.ResourceID] == nil {
 				members[rec.ResourceID] = map[string]bool{}
 			}
-			for _, id := range m.Members {
+			for _, id := range m.MemberIDs {
 				members[rec.ResourceID][id] = rec.Type == changes.GroupMembersAdded
 			}
 		default:
@@ -362,7 +362,7 @@ func TestOktaOrderScenarioFeedAndWebhook(t *testing.T) {
 				t.Fatalf("feed\n  %v\nwant\n  %v", got, wantStrings(wants))
 			}
 			var m changes.MembersData
-			if err := json.Unmarshal(recs[3].Data, &m); err != nil || !slices.Equal(m.Members, []string{userID}) {
+			if err := json.Unmarshal(recs[3].Data, &m); err != nil || !slices.Equal(m.MemberIDs, []string{userID}) || m.Members[0].ID != userID || m.Members[0].UserName == "" {
 				t.Errorf("members_added data %s, want the user", recs[3].Data)
 			}
 			delivered := deliverByWebhook(t, st, testConn, len(recs))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/changes"
@@ -43,7 +44,50 @@ func (s *Service) ownChangeRecord(ctx context.Context, prev, next *Resource, del
 	}
 	rec := s.recordBase(ctx, next)
 	rec.ID, rec.Type, rec.Changed, rec.Data = newID(rec.Time), typ, changed, data
+	if prev != nil && !deleted {
+		rec.Previous, rec.Current = changedValues(ownAttributes(prev), ownAttributes(next), changed)
+	}
 	return &rec, nil
+}
+
+// changedValues are a record's previous and current objects: for each name
+// in changed (as changes.ChangedAttributes reports them), its whole value
+// before and after, null where absent. Names are matched case-insensitively
+// (RFC 7643 §2.1), so a name spelled differently before keeps its value.
+// The resource's own attributes never hold a password (Resource.Attributes),
+// and both objects together are at most twice MaxResourceBytes, so a record
+// stays under changes.MaxRecordBytes (TestRecordOfLargestUpdateFitsLimits).
+func changedValues(before, after map[string]any, changed []string) (previous, current map[string]any) {
+	previous = make(map[string]any, len(changed))
+	current = make(map[string]any, len(changed))
+	for _, name := range changed {
+		previous[name] = lookupFold(before, name)
+		current[name] = lookupFold(after, name)
+	}
+	return previous, current
+}
+
+func lookupFold(m map[string]any, name string) any {
+	if v, ok := m[name]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// MemberSummary is what a membership record says of user u.
+func MemberSummary(u *Resource) changes.Member {
+	display, _ := u.Attributes["displayName"].(string)
+	return changes.Member{ID: u.ID, ExternalID: u.ExternalID, UserName: u.Name, DisplayName: display, Active: u.Active}
+}
+
+// GroupSummary is what a membership record says of group g.
+func GroupSummary(g *Resource) changes.GroupSummary {
+	return changes.GroupSummary{ID: g.ID, DisplayName: g.Name, ExternalID: g.ExternalID}
 }
 
 // recordBase is what every record of a change of r carries.
@@ -198,20 +242,16 @@ func (j *Journal) Deleted(last *Resource, at time.Time) ([]changes.Record, error
 
 // Members returns the records of the members a write actually added to
 // and removed from group (whose Version and LastModified are those after
-// the change), at most changes.Chunk ids each. A store that splits a
-// change into several transactions calls it once per transaction with that
-// transaction's part.
-func (j *Journal) Members(group *Resource, added, removed []string) ([]changes.Record, error) {
+// the change, and whose Name and ExternalID the records' group summary
+// shows), split by changes.MembershipRecords. The store gives each member's
+// summary (MemberSummary of the user it read, or only the id of one that is
+// gone). A store that splits a change into several transactions writes all
+// its records in the one that makes it visible.
+func (j *Journal) Members(group *Resource, added, removed []changes.Member) ([]changes.Record, error) {
 	if j == nil {
 		return nil, nil
 	}
-	base := j.svc.recordBase(j.ctx, group)
-	recs, err := changes.MembershipRecords(base, changes.GroupMembersAdded, added, j.newID)
-	if err != nil {
-		return nil, err
-	}
-	more, err := changes.MembershipRecords(base, changes.GroupMembersRemoved, removed, j.newID)
-	return append(recs, more...), err
+	return changes.MembershipRecords(j.svc.recordBase(j.ctx, group), GroupSummary(group), added, removed, j.newID)
 }
 
 // defaultChangeIDs is the record id generator of services not given one

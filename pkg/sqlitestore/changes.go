@@ -136,6 +136,61 @@ func (s *Store) ListChanges(ctx context.Context, q changes.Query) (*changes.Page
 	return page, nil
 }
 
+var _ changes.GlobalFeed = (*Store)(nil)
+
+// ListAllChanges implements changes.GlobalFeed: every connection's records
+// in commit order (seq, the primary key), so that, as ListChanges, a
+// reader never skips a record that committed after one with a later id.
+func (s *Store) ListAllChanges(ctx context.Context, q changes.GlobalQuery) (*changes.Page, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > changes.MaxPage {
+		limit = changes.MaxPage
+	}
+	page := &changes.Page{Next: q.After}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var after int64
+		if q.After != "" {
+			err := tx.QueryRowContext(ctx, `SELECT seq FROM changes WHERE id = ?`, q.After).Scan(&after)
+			if errors.Is(err, sql.ErrNoRows) {
+				// A pruned id: resume after the last record whose id is not later.
+				err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE id <= ?`, q.After).Scan(&after)
+			}
+			if err != nil {
+				return fmt.Errorf("list all changes: resolve cursor: %w", err)
+			}
+		}
+		where, args := "seq > ?", []any{after}
+		if len(q.Types) > 0 {
+			where += " AND type IN (?" + strings.Repeat(", ?", len(q.Types)-1) + ")"
+			for _, t := range q.Types {
+				args = append(args, string(t))
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT record FROM changes WHERE `+where+` ORDER BY seq LIMIT ?`, append(args, limit)...)
+		if err != nil {
+			return fmt.Errorf("list all changes: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var body string
+			if err := rows.Scan(&body); err != nil {
+				return fmt.Errorf("list all changes: %w", err)
+			}
+			var rec changes.Record
+			if err := json.Unmarshal([]byte(body), &rec); err != nil {
+				return fmt.Errorf("list all changes: decode record: %w", err)
+			}
+			page.Records = append(page.Records, rec)
+			page.Next = rec.ID
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
 // FeedConnections lists the connections that have records (a changes.ConnectionLister).
 func (s *Store) FeedConnections(ctx context.Context) ([]changes.Conn, error) {
 	var out []changes.Conn
@@ -225,7 +280,11 @@ func recordCreate(ctx context.Context, tx *sql.Tx, r *scim.Resource) error {
 			ids = append(ids, m.Value)
 		}
 	}
-	more, err := j.Members(r, ids, nil)
+	added, err := memberSummaries(ctx, tx, r.Conn, ids)
+	if err != nil {
+		return err
+	}
+	more, err := j.Members(r, added, nil)
 	if err != nil {
 		return err
 	}
@@ -243,7 +302,7 @@ func recordUpdate(ctx context.Context, tx *sql.Tx, cur, next *scim.Resource, add
 	if err != nil {
 		return err
 	}
-	more, err := j.Members(next, memberValues(added), removed)
+	more, err := membershipRecords(ctx, tx, j, next, added, removed)
 	if err != nil {
 		return err
 	}
@@ -261,11 +320,81 @@ func recordReplace(ctx context.Context, tx *sql.Tx, next *scim.Resource) error {
 
 // recordMembers: a membership-only change of a group, at the version it produced.
 func recordMembers(ctx context.Context, tx *sql.Tx, group *scim.Resource, added []scim.Member, removed []string) error {
-	recs, err := scim.JournalFrom(ctx).Members(group, memberValues(added), removed)
+	j := scim.JournalFrom(ctx)
+	if j == nil {
+		return nil
+	}
+	if group.Name == "" {
+		// PatchMembers does not read the group; its summary needs the name.
+		if err := tx.QueryRowContext(ctx, `SELECT name FROM resources WHERE `+liveResource+` AND id = ?`,
+			group.Conn.Tenant, group.Conn.SSO, string(scim.GroupResource), group.ID).Scan(&group.Name); err != nil {
+			return fmt.Errorf("read group %s/%s for its change record: %w", group.Conn, group.ID, err)
+		}
+	}
+	recs, err := membershipRecords(ctx, tx, j, group, added, removed)
 	if err != nil {
 		return err
 	}
 	return appendChanges(ctx, tx, recs)
+}
+
+// membershipRecords are the records of members added to and removed from
+// group, with the summaries of the users read in tx.
+func membershipRecords(ctx context.Context, tx *sql.Tx, j *scim.Journal, group *scim.Resource, added []scim.Member, removed []string) ([]changes.Record, error) {
+	if len(added) == 0 && len(removed) == 0 {
+		return nil, nil
+	}
+	add, err := memberSummaries(ctx, tx, group.Conn, memberValues(added))
+	if err != nil {
+		return nil, err
+	}
+	rm, err := memberSummaries(ctx, tx, group.Conn, removed)
+	if err != nil {
+		return nil, err
+	}
+	return j.Members(group, add, rm)
+}
+
+// memberSummaries reads the summaries of users ids in tx, in ids' order; a
+// user that is not live has only its id.
+func memberSummaries(ctx context.Context, tx *sql.Tx, conn scim.Connection, ids []string) ([]changes.Member, error) {
+	found := make(map[string]changes.Member, len(ids))
+	const batch = 500 // under SQLite's default limit of bound parameters
+	for start := 0; start < len(ids); start += batch {
+		part := ids[start:min(start+batch, len(ids))]
+		args := []any{conn.Tenant, conn.SSO, string(scim.UserResource)}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE `+liveResource+
+			` AND id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read members of %s for change records: %w", conn, err)
+		}
+		for rows.Next() {
+			u, err := scanResource(rows, conn, scim.UserResource)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read members of %s for change records: %w", conn, err)
+			}
+			found[u.ID] = scim.MemberSummary(u)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]changes.Member, len(ids))
+	for i, id := range ids {
+		m, ok := found[id]
+		if !ok {
+			m = changes.Member{ID: id}
+		}
+		out[i] = m
+	}
+	return out, nil
 }
 
 // recordDelete: the deletion of last at at.

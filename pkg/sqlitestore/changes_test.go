@@ -80,3 +80,14 @@ func TestAdminRecords(t *testing.T) {
 		return openStore(t, filepath.Join(t.TempDir(), "admin.db"))
 	})
 }
+
+func TestRecordContent(t *testing.T) {
+	storetest.RunRecordContent(t, func(t *testing.T) storetest.RecordStore {
+		return openStore(t, filepath.Join(t.TempDir(), "records.db"))
+	})
+}
+
+func TestGlobalFeedUnderConcurrentWrites(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "global.db"))
+	storetest.RunGlobalFeed(t, st, storetest.GlobalFeedConfig{Writers: 4, Records: 40})
+}

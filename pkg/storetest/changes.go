@@ -40,6 +40,9 @@ func RunFeed(t *testing.T, newStore func(t *testing.T) FeedStore) {
 			Changed: []string{"active"},
 			Data:    json.RawMessage(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":%q,"meta":{"resourceType":"User","version":"W/\"%d\""}}`, rid, i+1)),
 		}
+		if typ != changes.UserCreated {
+			r.Previous, r.Current = map[string]any{"active": true}, map[string]any{"active": typ != changes.UserDeactivated}
+		}
 		return r
 	}
 	ids := func(rs []changes.Record) []string {
