@@ -99,6 +99,8 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		`-- name_key recomputed by rekeyNames`,
 		// 4: the change feed (changes.go).
 		changesSchema,
+		// 5: webhook endpoints, positions, dead letters and log (webhooks.go).
+		webhooksSchema,
 	}
 }
 
