@@ -45,6 +45,7 @@ func commands() ([]*command, []*group) {
 		{name: "token", summary: "create, list, rotate and revoke a connection's bearer tokens", subs: tokenCommands()},
 		{name: "table", summary: "create or migrate the DynamoDB table", subs: []*command{tableCreateCommand(), tableMigrateCommand()}},
 		{name: "events", summary: "list and follow a connection's change records", subs: eventsCommands()},
+		{name: "webhook", summary: "manage webhook endpoints: create, list, show, update, delete, rotate-secret, replay, deliveries", subs: webhookCommands()},
 	}
 	return top, groups
 }

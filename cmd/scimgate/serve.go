@@ -20,6 +20,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/webhooks"
 )
 
 // demoConnection is created, with a token, the first time serve starts on an empty embedded store.
@@ -181,7 +182,8 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			Authenticate: authorize.SCIMAuthenticator(),
 		})
 		feed, _ := st.resources.(changes.Feed)
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed})
+		hooks, _ := st.resources.(webhooks.Store)
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, Views: views, Logger: logger, Feed: feed, Webhooks: hooks})
 	}
 	mux.Handle(adminapi.Prefix, admin)
 	mux.Handle(adminapi.Prefix+"/", admin)

@@ -27,6 +27,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/webhooks"
 )
 
 // maxBodyBytes bounds an admin request body: the largest is a few hundred bytes.
@@ -50,6 +51,8 @@ type Config struct {
 	Authorize Authorizer
 	// Feed serves GET .../events (events.go); nil answers 404.
 	Feed changes.Feed
+	// Webhooks keeps the webhook endpoints (webhooks.go); nil answers 404.
+	Webhooks webhooks.Store
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -94,6 +97,9 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
+	}
+	for k, fn := range webhookHandlers() {
+		handlers[k] = fn
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

@@ -90,7 +90,7 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	})
 	return observed(adminapi.New(adminapi.Config{
 		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger,
-		DedicatedTenant: cfg.DedicatedTenant, Feed: store,
+		DedicatedTenant: cfg.DedicatedTenant, Feed: store, Webhooks: store,
 	}), recorder), nil
 }
 
