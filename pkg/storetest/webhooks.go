@@ -442,6 +442,19 @@ func RunWebhooks(t *testing.T, newStore func(t *testing.T) WebhookStore) {
 		ep := create(t, f, recv.srv.URL)
 		ids := records(t, f.s, f.c, base, changes.UserCreated, 3)
 		e := engine(t, f, webhooks.EngineConfig{})
+		// A replay requested before the lane first runs applies to it.
+		if _, err := f.svc.Replay(ctx, ep.ID, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.DeliverLane(ctx, ep.ID, f.c); err != nil {
+			t.Fatal(err)
+		}
+		if got := recv.accepted(); !slices.Equal(got, ids[1:]) {
+			t.Fatalf("first replay %v, want %v", got, ids[1:])
+		}
+		if _, err := f.svc.Replay(ctx, ep.ID, ""); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := e.DeliverLane(ctx, ep.ID, f.c); err != nil {
 			t.Fatal(err)
 		}
@@ -457,7 +470,7 @@ func RunWebhooks(t *testing.T, newStore func(t *testing.T) WebhookStore) {
 		if _, err := e.DeliverLane(ctx, ep.ID, f.c); err != nil {
 			t.Fatal(err)
 		}
-		want := append(slices.Clone(ids), ids[1:]...)
+		want := append(append(slices.Clone(ids[1:]), ids...), ids[1:]...)
 		if got := recv.accepted(); !slices.Equal(got, want) {
 			t.Fatalf("after replay %v, want %v", got, want)
 		}
@@ -468,7 +481,7 @@ func RunWebhooks(t *testing.T, newStore func(t *testing.T) WebhookStore) {
 		if _, err := e.DeliverLane(ctx, ep.ID, f.c); err != nil {
 			t.Fatal(err)
 		}
-		if got := recv.accepted(); len(got) != 8 || !slices.Equal(got[5:], ids) {
+		if got := recv.accepted(); len(got) != 10 || !slices.Equal(got[7:], ids) {
 			t.Fatalf("after replay from the start %v", got)
 		}
 	})

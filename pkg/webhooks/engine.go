@@ -54,6 +54,10 @@ type EngineConfig struct {
 	Client  *http.Client
 	PollInterval, BackoffBase, BackoffMax, RetryBound,
 	ProbeInterval, ProbeTimeout, RequestTimeout time.Duration
+	// DiscoverInterval is how often endpoints and connections are listed
+	// to start new lanes (PollInterval when zero); a lane itself notices
+	// its endpoint's changes at every page.
+	DiscoverInterval time.Duration
 	// LogRetention sets the delivery log items' expiry (DefaultLogRetention).
 	LogRetention time.Duration
 	// PruneLog makes the engine delete expired log items itself, hourly
@@ -100,6 +104,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	def(&cfg.ProbeTimeout, DefaultProbeTimeout)
 	def(&cfg.RequestTimeout, DefaultRequestTimeout)
 	def(&cfg.LogRetention, DefaultLogRetention)
+	def(&cfg.DiscoverInterval, cfg.PollInterval)
 	cfg.BackoffMax = max(cfg.BackoffMax, cfg.BackoffBase)
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{}
@@ -117,9 +122,12 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 // appear; it returns once every lane has stopped.
 func (e *Engine) Run(ctx context.Context) {
 	defer e.wg.Wait()
-	var lastPrune time.Time
+	var lastPrune, lastDiscover time.Time
 	for {
-		e.startLanes(ctx)
+		if time.Since(lastDiscover) >= e.cfg.DiscoverInterval {
+			lastDiscover = time.Now()
+			e.startLanes(ctx)
+		}
 		if e.cfg.PruneLog && e.cfg.Now().Sub(lastPrune) >= time.Hour {
 			lastPrune = e.cfg.Now()
 			e.pruneLogs(ctx)
@@ -218,8 +226,9 @@ func (e *Engine) loadPosition(ctx context.Context, ep *endpointItem, c changes.C
 	}
 	// A new lane starts where the legacy consumer was, or at the endpoint's
 	// creation: an endpoint receives what happens after it is created;
-	// replay sends older records.
-	p := position{After: idFloor(ep.Created), Seq: ep.ReplaySeq}
+	// replay sends older records. Seq 0: a replay requested before the lane
+	// first ran applies to it.
+	p := position{After: idFloor(ep.Created)}
 	if ep.InitialCursor != "" && e.cfg.Cursors != nil {
 		if p.After, err = e.cfg.Cursors.LoadCursor(ctx, ep.InitialCursor, c); err != nil {
 			return p, err
