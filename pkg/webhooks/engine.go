@@ -491,26 +491,31 @@ func (h *health) recovered() {
 }
 
 func (e *Engine) probeLoop(ctx context.Context, id string, h *health) {
-	defer func() { h.mu.Lock(); h.probing = false; h.mu.Unlock() }()
+	// probing is cleared under the same lock as the check of failed, so a
+	// failure reported meanwhile either is seen here or starts a new prober.
+	stop := func() { h.mu.Lock(); h.probing = false; h.mu.Unlock() }
 	for {
 		if sleep(ctx, e.cfg.ProbeInterval) != nil {
+			stop()
 			return
 		}
 		h.mu.Lock()
 		failed, m := h.failed, h.probe
-		h.mu.Unlock()
 		if !failed {
+			h.probing = false
+			h.mu.Unlock()
 			return
 		}
+		h.mu.Unlock()
 		ep, err := loadEndpoint(ctx, e.cfg.Store, id)
 		if err != nil || !ep.Enabled {
+			stop()
 			return
 		}
 		res := e.post(ctx, ep, m, e.cfg.ProbeTimeout)
 		e.logAttempt(ctx, id, m, 0, res, "probe")
 		if res.ok() {
 			h.recovered()
-			return
 		}
 	}
 }
