@@ -46,6 +46,7 @@ func commands() ([]*command, []*group) {
 		{name: "table", summary: "create or migrate the DynamoDB table", subs: []*command{tableCreateCommand(), tableMigrateCommand()}},
 		{name: "events", summary: "list and follow a connection's change records", subs: eventsCommands()},
 		{name: "connection idp", summary: "set, show or clear a connection's link to its IdP's API, for reconcile", subs: idpCommands()},
+		{name: "webhook", summary: "manage webhook endpoints: create, list, show, update, delete, rotate-secret, replay, deliveries", subs: webhookCommands()},
 	}
 	return top, groups
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/events"
+	"github.com/scimgate/scimgate/pkg/webhooks"
 )
 
 // feedServeFlags are serve's change-feed settings (docs/events.md).
@@ -73,6 +74,9 @@ func parseDays(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// shortcutEndpointID is the endpoint --webhook-url stands for.
+const shortcutEndpointID = "wh_serve"
+
 // pruneInterval is how often the embedded store drops expired records.
 const pruneInterval = time.Hour
 
@@ -102,17 +106,27 @@ func startFeed(ctx context.Context, st *stores, o feedOptions, logger *slog.Logg
 			}
 		}()
 	}
-	if o.webhookURL == "" {
+	hooks, okHooks := st.resources.(webhooks.Store)
+	feed, okFeed := st.resources.(changes.Feed)
+	cursors, _ := st.resources.(changes.Cursors)
+	if !okHooks || !okFeed {
+		if o.webhookURL != "" {
+			stop()
+			return nil, fmt.Errorf("the %s keeps no change feed to deliver", st.describe)
+		}
 		return stop, nil
 	}
-	feed, okFeed := st.resources.(changes.Feed)
-	cursors, okCursors := st.resources.(changes.Cursors)
-	if !okFeed || !okCursors {
-		stop()
-		return nil, fmt.Errorf("the %s keeps no change feed to deliver", st.describe)
+	if o.webhookURL != "" {
+		// The shortcut is one stored endpoint, replaced at each start; it
+		// resumes from the cursors the single-URL deliverer kept.
+		svc := &webhooks.Service{Store: hooks}
+		if err := svc.Ensure(ctx, shortcutEndpointID, o.webhookURL, o.secret, events.DefaultConsumer); err != nil {
+			stop()
+			return nil, fmt.Errorf("set up the --webhook-url endpoint: %w", err)
+		}
 	}
-	d, err := events.NewDeliverer(events.WebhookConfig{
-		URL: o.webhookURL, Secret: o.secret, Feed: feed, Cursors: cursors, Logger: logger,
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{
+		Store: hooks, Feed: feed, Cursors: cursors, Logger: logger, PruneLog: st.embedded != nil,
 		Connections: func(ctx context.Context) ([]changes.Conn, error) {
 			conns, err := st.conns.ListConnections(ctx, "")
 			if err != nil {
@@ -130,7 +144,9 @@ func startFeed(ctx context.Context, st *stores, o feedOptions, logger *slog.Logg
 		return nil, err
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); d.Run(ctx) }()
-	fmt.Fprintf(stderr, "scimgate: delivering change records to %s (signed, Standard Webhooks)\n", o.webhookURL)
+	go func() { defer wg.Done(); engine.Run(ctx) }()
+	if o.webhookURL != "" {
+		fmt.Fprintf(stderr, "scimgate: delivering change records to %s (signed, Standard Webhooks; endpoint %s)\n", o.webhookURL, shortcutEndpointID)
+	}
 	return stop, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/webhooks"
 )
 
 // demoConnection is created, with a token, the first time serve starts on an empty embedded store.
@@ -213,11 +214,12 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 			Authenticate: authorize.SCIMAuthenticator(),
 		})
 		feed, _ := st.resources.(changes.Feed)
+		hooks, _ := st.resources.(webhooks.Store)
 		failures := o.adminFailures
 		if failures == nil {
 			failures = ratelimit.NewKeyed(adminapi.FailedAuthPerSecond, adminapi.FailedAuthBurst, time.Now)
 		}
-		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed, Health: st.health,
+		admin = adminapi.New(adminapi.Config{Store: st.conns, PublicURL: o.publicURL, Authorize: authorize, FailedAuth: failures, Views: views, Logger: logger, Feed: feed, Health: st.health, Webhooks: hooks,
 			Reconcile: newRunner(st)})
 	}
 	mux.Handle(adminapi.Prefix, admin)

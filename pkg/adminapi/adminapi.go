@@ -31,6 +31,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/webhooks"
 )
 
 // maxBodyBytes bounds an admin request body: the largest is a few hundred bytes.
@@ -63,6 +64,8 @@ type Config struct {
 	Health HealthReader
 	// Reconcile serves .../idp and .../reconcile (reconcile.go); nil answers 404.
 	Reconcile Reconciler
+	// Webhooks keeps the webhook endpoints (webhooks.go); nil answers 404.
+	Webhooks webhooks.Store
 	// Views serves the read-only SCIM views under ViewsPrefix; nil answers 404.
 	Views http.Handler
 	// DedicatedTenant, when set, confines the API to this tenant's
@@ -114,6 +117,9 @@ func New(cfg Config) *Handler {
 		"POST " + ReconcilePattern:                    (*call).reconcile,
 		"GET " + ReconcilePattern:                     (*call).lastReconcile,
 		"GET " + AllEventsPattern:                     (*call).listAllEvents,
+	}
+	for k, fn := range webhookHandlers() {
+		handlers[k] = fn
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

@@ -23,7 +23,7 @@ const connPattern = ViewsPrefix + "/{tenant}/{sso}"
 
 // Routes lists every route the admin handler serves.
 func Routes() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: "GET", Pattern: ViewsPrefix},
 		{Method: "POST", Pattern: ViewsPrefix},
 		{Method: "GET", Pattern: connPattern},
@@ -45,5 +45,5 @@ func Routes() []Route {
 		{Method: "GET", Pattern: connPattern + "/Users/{id}", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups/{id}", View: true},
-	}
+	}, webhookRoutes()...)
 }

@@ -101,9 +101,11 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		changesSchema,
 		// 5: sync health buckets (health.go).
 		healthSchema,
-		// 5: the IdP link of a connection and its last reconcile report
+		// 6: the IdP link of a connection and its last reconcile report
 		// (idplinks.go). The link names secrets by reference, never holds one.
 		idpLinksSchema,
+		// 7: webhook endpoints, positions, dead letters and log (webhooks.go).
+		webhooksSchema,
 	}
 }
 

@@ -100,7 +100,7 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 		}})
 	return observed(adminapi.New(adminapi.Config{
 		Store: store, PublicURL: publicURL, Authorize: authorize, Views: views, Logger: logger, Reconcile: reconcile,
-		DedicatedTenant: cfg.DedicatedTenant, Feed: store, Health: store,
+		DedicatedTenant: cfg.DedicatedTenant, Feed: store, Health: store, Webhooks: store,
 	}), recorder), nil
 }
 
