@@ -94,6 +94,8 @@ func New(cfg Config) *Handler {
 		"POST " + connPattern + "/tokens/{id}/rotate": (*call).rotateToken,
 		"DELETE " + connPattern + "/tokens/{id}":      (*call).revokeToken,
 		"GET " + EventsPattern:                        (*call).listEvents,
+		"GET " + connPattern + "/schemas":             (*call).getSchemas,
+		"PUT " + connPattern + "/schemas":             (*call).putSchemas,
 	}
 	for _, rt := range Routes() {
 		key := rt.Method + " " + rt.Pattern

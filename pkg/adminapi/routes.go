@@ -34,6 +34,8 @@ func Routes() []Route {
 		{Method: "POST", Pattern: connPattern + "/tokens/{id}/rotate"},
 		{Method: "DELETE", Pattern: connPattern + "/tokens/{id}"},
 		{Method: "GET", Pattern: EventsPattern},
+		{Method: "GET", Pattern: connPattern + "/schemas"},
+		{Method: "PUT", Pattern: connPattern + "/schemas"},
 		{Method: "GET", Pattern: connPattern + "/Users", View: true},
 		{Method: "GET", Pattern: connPattern + "/Users/{id}", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups", View: true},

@@ -99,6 +99,9 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		`-- name_key recomputed by rekeyNames`,
 		// 4: the change feed (changes.go).
 		changesSchema,
+		// 5: a connection's policy for undeclared schema extensions
+		// (scim.ExtensionPolicy); '' reads as the default, store.
+		`ALTER TABLE connections ADD COLUMN unknown_extensions TEXT NOT NULL DEFAULT '';`,
 	}
 }
 
