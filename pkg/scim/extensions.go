@@ -71,7 +71,8 @@ func ExtensionPolicyFrom(ctx context.Context) ExtensionPolicy {
 // core schema nor one of its extensions.
 func (s *Schemas) isUndeclaredURN(typ ResourceType, key string) bool {
 	lower := strings.ToLower(key)
-	if !strings.HasPrefix(lower, "urn:") || strings.HasPrefix(lower, "urn:ietf:params:scim:schemas:core:") ||
+	if !strings.HasPrefix(lower, "urn:") || strings.Count(key, ":") < 2 || // RFC 8141: urn:NID:NSS
+		strings.HasPrefix(lower, "urn:ietf:params:scim:schemas:core:") ||
 		strings.HasPrefix(lower, "urn:ietf:params:scim:api:") {
 		// Another resource type's core schema or a message schema is a
 		// mistake to report, never a custom extension.
