@@ -131,6 +131,8 @@ func adminRoutePaths(userID, groupID, tokenID string) []struct{ method, path, bo
 			body = `{"tenant":"acme","sso":"other"}`
 		case rt.Method == "PATCH":
 			body = `{"state":"disabled"}`
+		case rt.Method == "PUT":
+			body = `{"unknown_extensions":"store"}`
 		}
 		out = append(out, struct{ method, path, body string }{rt.Method, path, body})
 	}

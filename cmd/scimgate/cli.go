@@ -177,6 +177,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if c.name == g.name+" "+args[1] {
 				return c.run(ctx, args[2:], out)
 			}
+			// Three-word commands ("connection schema set").
+			if len(args) > 2 && c.name == g.name+" "+args[1]+" "+args[2] {
+				return c.run(ctx, args[3:], out)
+			}
 		}
 		return &usageError{msg: fmt.Sprintf("unknown command %q", g.name+" "+args[1]), usage: g.usage()}
 	}

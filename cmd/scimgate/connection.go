@@ -19,6 +19,7 @@ func connectionCommands() []*command {
 		connectionCreateCommand(), connectionListCommand(), connectionShowCommand(),
 		connectionStateCommand("disable", auth.StateDisabled), connectionStateCommand("enable", auth.StateActive),
 		connectionDeleteCommand(), connectionPurgeCommand(),
+		connectionSchemaSetCommand(), connectionSchemaShowCommand(),
 	}
 }
 

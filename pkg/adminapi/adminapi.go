@@ -117,6 +117,8 @@ func New(cfg Config) *Handler {
 		"POST " + ReconcilePattern:                    (*call).reconcile,
 		"GET " + ReconcilePattern:                     (*call).lastReconcile,
 		"GET " + AllEventsPattern:                     (*call).listAllEvents,
+		"GET " + connPattern + "/schemas":             (*call).getSchemas,
+		"PUT " + connPattern + "/schemas":             (*call).putSchemas,
 	}
 	for k, fn := range webhookHandlers() {
 		handlers[k] = fn

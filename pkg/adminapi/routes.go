@@ -41,6 +41,8 @@ func Routes() []Route {
 		{Method: "POST", Pattern: ReconcilePattern},
 		{Method: "GET", Pattern: ReconcilePattern},
 		{Method: "GET", Pattern: AllEventsPattern},
+		{Method: "GET", Pattern: connPattern + "/schemas"},
+		{Method: "PUT", Pattern: connPattern + "/schemas"},
 		{Method: "GET", Pattern: connPattern + "/Users", View: true},
 		{Method: "GET", Pattern: connPattern + "/Users/{id}", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups", View: true},

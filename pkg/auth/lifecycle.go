@@ -31,6 +31,11 @@ type ConnectionRecord struct {
 	// resources are gone from every API, the data is retained for audit
 	// until PurgeConnection erases it. Zero while live.
 	Deleted time.Time
+	// UnknownExtensions is what the connection does with an undeclared
+	// schema extension (docs/custom-attributes.md); "" is the default, store.
+	// It lives on the connection record so that authentication, which reads
+	// the record with the token, brings it at no extra read.
+	UnknownExtensions scim.ExtensionPolicy
 }
 
 // Live reports whether the connection has not been deleted.

@@ -125,33 +125,38 @@ func CheckSecret(secret string) error {
 // another tenant or connection exists or what became of a token. Nothing is
 // cached: a revocation or a disable applies to the very next request.
 func Authenticate(ctx context.Context, store TokenStore, authorization string, conn scim.Connection, now time.Time) (*TokenInfo, error) {
+	tok, _, err := authenticate(ctx, store, authorization, conn, now)
+	return tok, err
+}
+
+func authenticate(ctx context.Context, store TokenStore, authorization string, conn scim.Connection, now time.Time) (*TokenInfo, *ConnectionRecord, error) {
 	unauthorized := scim.Errorf(scim.EUnauthorized, "missing or invalid bearer token for this SCIM base URL")
 	scheme, secret, ok := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
 	secret = strings.TrimSpace(secret)
 	if !strings.HasPrefix(secret, TokenPrefix) || conn.Validate() != nil {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
 	hash := HashSecret(secret)
 	cred, err := store.FindToken(ctx, conn, hash)
 	if scim.IsNotFound(err) {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find token: %w", err)
+		return nil, nil, fmt.Errorf("find token: %w", err)
 	}
 	tok := cred.Token
 	// The lookup was by hash; compare again in constant time so that a store
 	// with a case-folding or prefix-matching index cannot accept a near miss.
 	if subtle.ConstantTimeCompare([]byte(tok.Hash), []byte(hash)) != 1 || tok.Conn != conn || !tok.Usable(now) {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
 	if c := cred.Connection; c == nil || c.Conn != conn || !c.Live() || c.State != StateActive {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
-	return &tok, nil
+	return &tok, cred.Connection, nil
 }
 
 // RecordUse stores that tok was used at now, unless its stored last use is

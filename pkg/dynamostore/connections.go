@@ -40,6 +40,8 @@ type connectionItem struct {
 	State   string `dynamodbav:"state"`
 	Created string `dynamodbav:"created"`
 	Deleted string `dynamodbav:"deleted,omitempty"`
+	// UnknownExtensions: scim.ExtensionPolicy; absent is the default, store.
+	UnknownExtensions string `dynamodbav:"unknown_extensions,omitempty"`
 }
 
 func decodeConnection(item map[string]types.AttributeValue) (*auth.ConnectionRecord, error) {
@@ -49,6 +51,7 @@ func decodeConnection(item map[string]types.AttributeValue) (*auth.ConnectionRec
 	}
 	c := &auth.ConnectionRecord{
 		Conn: scim.Connection{Tenant: ci.Tenant, SSO: ci.SSO}, Name: ci.Name, State: auth.ConnectionState(ci.State),
+		UnknownExtensions: scim.ExtensionPolicy(ci.UnknownExtensions),
 	}
 	if c.State == "" {
 		c.State = auth.StateActive

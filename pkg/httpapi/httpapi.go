@@ -383,7 +383,8 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		rl.conn = conn
-		if err := h.authenticate(r, conn, rl); err != nil {
+		policy, err := h.authenticate(r, conn, rl)
+		if err != nil {
 			rl.err = err
 			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
@@ -404,7 +405,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 		if rl.tokenID != "" {
 			origin.Actor = changes.TokenActor(rl.tokenID)
 		}
-		r = r.WithContext(changes.WithOrigin(r.Context(), origin))
+		r = r.WithContext(scim.WithExtensionPolicy(changes.WithOrigin(r.Context(), origin), policy))
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
 		if err := h.dispatch(rt, req); err != nil {
 			rl.err = outOfTime(err)
@@ -419,23 +420,27 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 // Only one Authorization header is judged (RFC 9110 §11.6.2 defines a single
 // credentials value): with several, which one counts would depend on the
 // proxy in front, so none does.
-func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) error {
+//
+// It returns the connection's policy for undeclared schema extensions,
+// read with the token (no extra store read); "" (store) with a custom
+// Config.Authenticate.
+func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) (scim.ExtensionPolicy, error) {
 	if values := r.Header.Values("Authorization"); len(values) > 1 {
-		return scim.Errorf(scim.EUnauthorized, "the request carries %d Authorization headers; send exactly one", len(values))
+		return "", scim.Errorf(scim.EUnauthorized, "the request carries %d Authorization headers; send exactly one", len(values))
 	}
 	if h.cfg.Authenticate != nil {
-		return h.cfg.Authenticate(r, conn)
+		return "", h.cfg.Authenticate(r, conn)
 	}
-	tok, err := auth.Authenticate(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
+	tok, rec, err := auth.AuthenticateConnection(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rl.tokenID = tok.ID
 	// A lagging last-used time must never fail a provisioning request.
 	if err := auth.RecordUse(r.Context(), h.cfg.Tokens, tok, rl.start); err != nil {
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
 	}
-	return nil
+	return rec.UnknownExtensions, nil
 }
 
 // outOfTime turns an unclassified error caused by the request's deadline

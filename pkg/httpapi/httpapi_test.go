@@ -386,7 +386,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"userName empty", "POST", "/Users", nil, `{"userName":"  "}`, 400, "invalidValue"},
 		{"userName a number", "POST", "/Users", nil, `{"userName":42}`, 400, "invalidValue"},
 		{"unknown attribute", "POST", "/Users", nil, `{"userName":"carol@acme.test","shoeSize":44}`, 400, "invalidValue"},
-		{"unknown extension", "POST", "/Users", nil, `{"userName":"carol@acme.test","urn:example:ext:1.0:User":{"x":1}}`, 400, "invalidValue"},
+		{"undeclared extension nested too deep", "POST", "/Users", nil, `{"userName":"carol@acme.test","urn:example:ext:1.0:User":{"x":{"y":{"z":1}}}}`, 400, "invalidValue"},
 		{"name is not an object", "POST", "/Users", nil, `{"userName":"carol@acme.test","name":"Carol"}`, 400, "invalidValue"},
 		{"userName taken, other case", "POST", "/Users", nil, `{"userName":"ALICE@acme.TEST"}`, 409, "uniqueness"},
 		{"externalId taken", "POST", "/Users", nil, `{"userName":"carol@acme.test","externalId":"ext-alice"}`, 409, "uniqueness"},

@@ -24,9 +24,9 @@ func (s *Service) ownChangeRecord(ctx context.Context, prev, next *Resource, del
 		typ = pick(next.Type, changes.UserDeleted, changes.GroupDeleted)
 	case prev == nil:
 		typ = pick(next.Type, changes.UserCreated, changes.GroupCreated)
-		changed = changes.ChangedAttributes(nil, ownAttributes(next))
+		changed = expandExtensionChanges(changes.ChangedAttributes(nil, ownAttributes(next)), nil, next.Attributes)
 	default:
-		changed = changes.ChangedAttributes(ownAttributes(prev), ownAttributes(next))
+		changed = expandExtensionChanges(changes.ChangedAttributes(ownAttributes(prev), ownAttributes(next)), prev.Attributes, next.Attributes)
 		if len(changed) == 0 {
 			return nil, nil
 		}

@@ -112,7 +112,7 @@ func FuzzPatchOperation(f *testing.F) {
 				}
 			}
 			if err == nil {
-				_, err = svc.schemas.normalizeResource(typ, doc)
+				_, err = svc.schemas.normalizeResource(typ, doc, ExtensionsStore)
 			}
 			if err != nil && ErrorCodeOf(err) == EInternal {
 				t.Fatalf("%s on %s: internal error %v", body, typ, err)

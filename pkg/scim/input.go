@@ -30,7 +30,11 @@ func AcceptedSchemas(typ ResourceType) []string { return slices.Clone(acceptedSc
 // "schemas" is read as the endpoint's core schema, the one meaning it can
 // have; a list that names another resource type's schema, an unknown one or
 // none at all is refused rather than guessed at.
-func checkResourceSchemas(typ ResourceType, body map[string]any) error {
+//
+// undeclared, when not nil, accepts a URN it reports true for: an
+// undeclared extension the connection's policy does not reject, which
+// means the same listed or not (Entra does not list it).
+func checkResourceSchemas(typ ResourceType, body map[string]any, undeclared func(string) bool) error {
 	urns, err := schemasOf(body)
 	if err != nil || urns == nil {
 		return err
@@ -39,6 +43,9 @@ func checkResourceSchemas(typ ResourceType, body map[string]any) error {
 	hasCore := false
 	for _, urn := range urns {
 		i := slices.IndexFunc(accepted, func(a string) bool { return strings.EqualFold(a, urn) })
+		if i < 0 && undeclared != nil && undeclared(urn) {
+			continue
+		}
 		if i < 0 {
 			return Errorf(EInvalidValue, `"schemas" holds %q, which is not a schema of %s resources; accepted: %s`, urn, typ, strings.Join(accepted, ", "))
 		}

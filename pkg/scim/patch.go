@@ -247,7 +247,7 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 	return s.readModifyWrite(ctx, conn, typ, id, pre, full, func(cur *Resource) (*change, error) {
 		doc := deepCopyMap(cur.Attributes)
 		ms := newMemberSet(full, cur.Members)
-		p := patcher{s: s, typ: typ, doc: doc, members: ms}
+		p := patcher{s: s, typ: typ, doc: doc, members: ms, policy: ExtensionPolicyFrom(ctx)}
 		for _, op := range ops {
 			if err := checkDeadline(ctx, typ, id); err != nil {
 				return nil, err
@@ -256,7 +256,10 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 				return nil, err
 			}
 		}
-		n, err := s.schemas.normalizeResource(typ, doc)
+		// Undeclared extensions the operations brought in were judged by the
+		// policy as they were applied (applyUndeclared); what was stored
+		// before is kept whatever the policy is now, never lost.
+		n, err := s.schemas.normalizeResource(typ, doc, ExtensionsStore)
 		if err != nil {
 			return nil, err
 		}
@@ -276,6 +279,7 @@ type patcher struct {
 	typ     ResourceType
 	doc     map[string]any
 	members *memberSet
+	policy  ExtensionPolicy
 }
 
 func (p *patcher) apply(op patchOp) error {
@@ -302,6 +306,18 @@ func (p *patcher) apply(op patchOp) error {
 						continue
 					}
 					if err := p.applyPath(op, ext.ID+":"+sk, sv); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if obj, isObj := v.(map[string]any); isObj && p.s.schemas.startsWithUndeclaredURN(p.typ, k) {
+				// {"urn:...:CustomExtensionName:2.0:User": {"CustomAttribute": "x"}}
+				if p.policy == ExtensionsStore && len(obj) == 0 {
+					continue
+				}
+				for sk, sv := range obj {
+					if err := p.applyUndeclared(op, k+":"+sk, sv); err != nil {
 						return err
 					}
 				}
@@ -336,6 +352,9 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 	}
 	if ext := p.s.schemas.extension(p.typ, path); ext != nil {
 		return p.applyExtension(op, ext, value)
+	}
+	if p.s.schemas.startsWithUndeclaredURN(p.typ, path) {
+		return p.applyUndeclared(op, path, value)
 	}
 	parsed, err := filter.ParsePath([]byte(path))
 	if err != nil {

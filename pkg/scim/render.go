@@ -48,6 +48,9 @@ func (s *Service) Document(r *Resource, baseURL string) map[string]any {
 			schemas = append(schemas, ext.ID)
 		}
 	}
+	for _, urn := range s.schemas.undeclaredURNs(r.Type, r.Attributes) {
+		schemas = append(schemas, urn)
+	}
 	doc["schemas"] = schemas
 	doc["id"] = r.ID
 	if r.ExternalID != "" {
@@ -160,6 +163,9 @@ func (s *Service) resolvePath(typ ResourceType, path string) (attrRef, *Attribut
 				schema, rest, matched = sc, path[len(sc.ID)+1:], true
 				break
 			}
+		}
+		if !matched && s.schemas.startsWithUndeclaredURN(typ, path) {
+			return attrRef{}, nil, Errorf(EInvalidPath, "%q is in a schema extension not declared for this connection: its values are stored and returned, but filtering, sorting or selecting on them needs the schema declared (scimgate connection schema set)", path)
 		}
 		if !matched {
 			return attrRef{}, nil, Errorf(EInvalidPath, "%q does not name an attribute of a schema of %s resources", path, typ)

@@ -100,7 +100,7 @@ type CreateResult struct {
 // A match with an active user is a 409 uniqueness error, which Okta expects
 // (its SPEC test creates the same user twice).
 func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType, body []byte) (*CreateResult, error) {
-	_, n, err := s.decodeResource(typ, body)
+	_, n, err := s.decodeResource(ctx, typ, body)
 	if err != nil {
 		return nil, err
 	}
@@ -149,15 +149,16 @@ func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType,
 }
 
 // decodeResource parses and validates a POST or PUT body.
-func (s *Service) decodeResource(typ ResourceType, body []byte) (map[string]any, *normalized, error) {
+func (s *Service) decodeResource(ctx context.Context, typ ResourceType, body []byte) (map[string]any, *normalized, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkResourceSchemas(typ, obj); err != nil {
+	policy := ExtensionPolicyFrom(ctx)
+	if err := checkResourceSchemas(typ, obj, s.undeclaredAccepted(typ, policy)); err != nil {
 		return nil, nil, err
 	}
-	n, err := s.schemas.normalizeResource(typ, obj)
+	n, err := s.schemas.normalizeResource(typ, obj, policy)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,7 +225,7 @@ func (p Precondition) check(r *Resource) error {
 // Replace handles PUT (RFC 7644 §3.5.1): the body replaces the resource's
 // attributes; readOnly attributes in it (Okta sends id, meta and groups) are ignored.
 func (s *Service) Replace(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (*Resource, error) {
-	obj, n, err := s.decodeResource(typ, body)
+	obj, n, err := s.decodeResource(ctx, typ, body)
 	if err != nil {
 		return nil, err
 	}

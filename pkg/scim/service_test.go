@@ -214,7 +214,7 @@ func testCreateRejectsBadInput(t *testing.T, newHarness harnessFactory) {
 		{"unknown attribute", `{"userName":"a@x","shoeSize":44}`, scim.EInvalidValue, "shoeSize"},
 		{"unknown sub-attribute", `{"userName":"a@x","name":{"nick":"x"}}`, scim.EInvalidValue, "nick"},
 		{"complex as string", `{"userName":"a@x","name":"Ada"}`, scim.EInvalidValue, "name"},
-		{"unknown extension", `{"userName":"a@x","urn:example:ext:1.0:User":{"x":1}}`, scim.EInvalidValue, "urn:example"},
+		{"undeclared extension too deep", `{"userName":"a@x","urn:example:ext:1.0:User":{"x":{"y":{"z":1}}}}`, scim.EInvalidValue, "urn:example:ext:1.0:User:x.y"},
 		{"schemas not a list", `{"schemas":"x","userName":"a@x"}`, scim.EInvalidSyntax, "schemas"},
 		{"two primary emails", `{"userName":"a@x","emails":[{"value":"a@x","primary":true},{"value":"b@x","primary":true}]}`, scim.EInvalidValue, "primary"},
 		{"manager as a number", `{"userName":"a@x","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":42}}`, scim.EInvalidValue, "manager"},

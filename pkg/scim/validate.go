@@ -20,7 +20,7 @@ type normalized struct {
 // case-insensitively (RFC 7643 §2.1). readOnly attributes are ignored, as
 // RFC 7643 §2.2 says clients' values for them are; password (writeOnly) is
 // checked and discarded because scimgate never stores it.
-func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*normalized, error) {
+func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, policy ExtensionPolicy) (*normalized, error) {
 	core := s.core(typ)
 	out := &normalized{attrs: map[string]any{}}
 	for key, raw := range body {
@@ -28,6 +28,12 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any) (*nor
 			continue // checkResourceSchemas judges it on POST and PUT
 		}
 		if strings.Contains(key, ":") {
+			if s.isUndeclaredURN(typ, key) {
+				if err := normalizeUndeclared(typ, key, raw, out.attrs, policy); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			if err := s.normalizeURNKey(typ, key, raw, out.attrs); err != nil {
 				return nil, err
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
-const connectionColumns = `tenant, sso, name, state, created, deleted_at`
+const connectionColumns = `tenant, sso, name, state, created, deleted_at, unknown_extensions`
 
 func connectionNotFound(conn scim.Connection) error {
 	return scim.Errorf(scim.ENotFound, "connection %s not found", conn)
@@ -22,11 +22,12 @@ func connectionNotFound(conn scim.Connection) error {
 
 func scanConnection(row interface{ Scan(...any) error }) (*auth.ConnectionRecord, error) {
 	var c auth.ConnectionRecord
-	var state, created string
+	var state, created, policy string
 	var deleted sql.NullString
-	if err := row.Scan(&c.Conn.Tenant, &c.Conn.SSO, &c.Name, &state, &created, &deleted); err != nil {
+	if err := row.Scan(&c.Conn.Tenant, &c.Conn.SSO, &c.Name, &state, &created, &deleted, &policy); err != nil {
 		return nil, err
 	}
+	c.UnknownExtensions = scim.ExtensionPolicy(policy)
 	c.State = auth.ConnectionState(state)
 	var err error
 	if c.Created, err = parseTime(created); err != nil {

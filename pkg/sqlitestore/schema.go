@@ -106,6 +106,9 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		idpLinksSchema,
 		// 7: webhook endpoints, positions, dead letters and log (webhooks.go).
 		webhooksSchema,
+		// 8: a connection's policy for undeclared schema extensions
+		// (scim.ExtensionPolicy); '' reads as the default, store.
+		`ALTER TABLE connections ADD COLUMN unknown_extensions TEXT NOT NULL DEFAULT '';`,
 	}
 }
 

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/scimgate/scimgate/pkg/admin"
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// connectionSchemaSetCommand: `scimgate connection schema set`
+// (docs/custom-attributes.md).
+func connectionSchemaSetCommand() *command {
+	return &command{
+		name:     "connection schema set",
+		synopsis: "--tenant T --sso S [--file FILE] [--from-observed] [--unknown-extensions store|reject|ignore] [--json] " + storeSynopsis,
+		summary: "Set a connection's declared extension schemas (FILE: a JSON array of RFC 7643 Schema resources, or one)\n" +
+			"and/or its policy for undeclared extensions: store (keep and return them, the default), reject (400)\n" +
+			"or ignore (drop them). --unknown-extensions alone changes only the policy.",
+		define: func(fs *flag.FlagSet) runFunc {
+			var cf connFlags
+			var af adminFlags
+			cf.register(fs)
+			af.register(fs, true)
+			file := fs.String("file", "", "JSON file of the schemas to declare; replaces the declared set")
+			fromObserved := fs.Bool("from-observed", false, "declare what the connection has been observed to send")
+			policy := fs.String("unknown-extensions", "", "store, reject or ignore: what to do with an undeclared extension")
+			return func(ctx context.Context, out streams) error {
+				var u admin.SchemaUpdate
+				if *policy != "" {
+					if _, err := scim.ParseExtensionPolicy(*policy); err != nil {
+						return usageErrorf("--unknown-extensions: %s", scim.ErrorDetailOf(err))
+					}
+					u.UnknownExtensions = policy
+				}
+				if *file != "" {
+					declared, err := readSchemaFile(*file)
+					if err != nil {
+						return err
+					}
+					u.Declared = &declared
+				}
+				if *fromObserved {
+					// Said plainly rather than declaring nothing: this
+					// version does not record the observed schema yet.
+					return usageErrorf("--from-observed: this version does not record the observed schema yet; write the schemas to a file and use --file")
+				}
+				if u.Declared == nil && u.UnknownExtensions == nil {
+					return usageErrorf("give --file, --from-observed or --unknown-extensions")
+				}
+				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
+					settings, err := svc.SetSchemas(ctx, conn, u)
+					if err != nil {
+						return fmt.Errorf("set schemas of connection %s: %w", conn, err)
+					}
+					if af.json {
+						return printJSON(out.stdout, settings)
+					}
+					fmt.Fprintf(out.stdout, "connection %s: unknown_extensions %s, %d declared schemas\n", conn, settings.UnknownExtensions, len(settings.Declared))
+					return nil
+				})
+			}
+		},
+	}
+}
+
+// readSchemaFile reads FILE: a JSON array of Schema resources, or one.
+func readSchemaFile(path string) ([]json.RawMessage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read schema file: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		return []json.RawMessage{b}, nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, usageErrorf("--file %s: not a JSON array of Schema resources nor one Schema: %v", path, err)
+	}
+	return list, nil
+}
+
+// connectionSchemaShowCommand: `scimgate connection schema show`.
+func connectionSchemaShowCommand() *command {
+	return &command{
+		name:     "connection schema show",
+		synopsis: "--tenant T --sso S [--json] " + storeSynopsis,
+		summary:  "Show a connection's declared extension schemas, what it was observed to send, and its unknown_extensions policy.",
+		define: func(fs *flag.FlagSet) runFunc {
+			var cf connFlags
+			var af adminFlags
+			cf.register(fs)
+			af.register(fs, true)
+			return func(ctx context.Context, out streams) error {
+				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
+					settings, err := svc.ShowSchemas(ctx, conn)
+					if err != nil {
+						return fmt.Errorf("show schemas of connection %s: %w", conn, err)
+					}
+					if af.json {
+						return printJSON(out.stdout, settings)
+					}
+					return printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
+						{"connection", conn.String()},
+						{"unknown_extensions", settings.UnknownExtensions},
+						{"declared schemas", fmt.Sprint(len(settings.Declared))},
+						{"observed attributes", fmt.Sprint(len(settings.Observed))},
+					})
+				})
+			}
+		},
+	}
+}

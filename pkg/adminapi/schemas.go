@@ -1,0 +1,38 @@
+package adminapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/scimgate/scimgate/pkg/admin"
+)
+
+// schemasRequest is the body of PUT /admin/v1/connections/{tenant}/{sso}/schemas:
+// declared and/or unknown_extensions; what is absent is left as it is.
+type schemasRequest struct {
+	Declared          *[]json.RawMessage `json:"declared"`
+	UnknownExtensions *string            `json:"unknown_extensions"`
+}
+
+func (c *call) getSchemas() error {
+	settings, err := c.svc.ShowSchemas(c.r.Context(), c.conn)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, settings)
+}
+
+func (c *call) putSchemas() error {
+	var req schemasRequest
+	if err := c.decode(&req, false); err != nil {
+		return err
+	}
+	if req.Declared == nil && req.UnknownExtensions == nil {
+		return invalid("unknown_extensions", `give "declared" and/or "unknown_extensions" ("store", "reject" or "ignore")`)
+	}
+	settings, err := c.svc.SetSchemas(c.r.Context(), c.conn, admin.SchemaUpdate{Declared: req.Declared, UnknownExtensions: req.UnknownExtensions})
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, settings)
+}
