@@ -1,4 +1,7 @@
-package dynamostore
+// Package dynamocost meters the DynamoDB request units a client's calls would
+// be billed, for benchmarks and cost tests. It is a package of its own so
+// that no Lambda function links it (or compiles its expressions at start).
+package dynamocost
 
 import (
 	"context"
@@ -11,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/scimgate/scimgate/pkg/dynamostore"
 )
 
 // CapacityMeter computes the read and write request units (RRU, WRU) that
@@ -39,7 +44,7 @@ import (
 // without the meter (and without any call counter), before and after each
 // write and again for each read.
 type CapacityMeter struct {
-	raw   API
+	raw   dynamostore.API
 	table string
 
 	mu       sync.Mutex
@@ -47,7 +52,7 @@ type CapacityMeter struct {
 }
 
 // NewCapacityMeter meters calls on table, reading item sizes through raw.
-func NewCapacityMeter(raw API, table string) *CapacityMeter {
+func NewCapacityMeter(raw dynamostore.API, table string) *CapacityMeter {
 	return &CapacityMeter{raw: raw, table: table}
 }
 
@@ -187,6 +192,12 @@ type writeUnit struct {
 
 func readUnits(size int) float64  { return max(1, math.Ceil(float64(size)/4096)) }
 func writeUnits(size int) float64 { return max(1, math.Ceil(float64(size)/1024)) }
+
+// The table's key attributes (dynamostore's schema, docs/data-model.md).
+const (
+	attrPK = "pk"
+	attrSK = "sk"
+)
 
 func keyOf(item map[string]types.AttributeValue) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]}

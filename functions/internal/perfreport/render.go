@@ -79,7 +79,7 @@ func render(r *results, out string) error {
 	w("Each operation is one HTTP request through the real handler on the DynamoDB store (moto), `pkg/httpapi` `BenchmarkDynamoDBCalls`. ")
 	w("**Calls** are counted by `dynamostore.CallCounter` (SDK middleware). **RRU/WRU** are **computed**, not reported: moto answers ")
 	w("`ReturnConsumedCapacity` with constants (0.5 for any GetItem, 1.0 for any PutItem, nothing for transactions, checked against moto 5), ")
-	w("so `dynamostore.CapacityMeter` reads the full items each call touches and applies DynamoDB's published rounding: strongly consistent ")
+	w("so `dynamocost.CapacityMeter` reads the full items each call touches and applies DynamoDB's published rounding: strongly consistent ")
 	w("reads 1 RRU per 4 KB (at least 1), a Query's items summed before rounding, writes 1 WRU per KB of the larger of the item before and after, ")
 	w("transactions twice that per item. The bearer-token check every request also makes (1 GetItem, 1 RRU) is not included.\n\n")
 	w("%s\n| operation | DynamoDB calls | RRU | WRU |\n| --- | ---: | ---: | ---: |\n", callsTableStart)
