@@ -174,7 +174,7 @@ func render(r *results, out string) error {
 		}
 		var linked []string
 		for _, e := range cs.InitTrace {
-			for _, p := range []string{"google.golang.org/grpc", "go.opentelemetry.io/otel", "aws-sdk-go-v2/service/s3/", "aws-sdk-go-v2/service/sqs/", "aws-sdk-go-v2/service/sns/"} {
+			for _, p := range []string{"google.golang.org/grpc", "aws-sdk-go-v2/service/s3/", "aws-sdk-go-v2/service/sqs/", "aws-sdk-go-v2/service/sns/"} {
 				if strings.Contains(e.Pkg, p) && !contains(linked, p) {
 					linked = append(linked, p)
 				}
@@ -182,9 +182,9 @@ func render(r *results, out string) error {
 		}
 		if len(linked) > 0 {
 			w("\nThe function also links %s, which it does not need to answer SCIM: their initialisers and code are most of what "+
-				"its init and binary have over the DynamoDB client, `pkg/scim` and the Lambda runtime client (they come with tracing: "+
-				"an OTLP gRPC exporter and the SDK instrumentation that knows every AWS service's attributes). Cutting them (OTLP over "+
-				"HTTP, DynamoDB attributes only) is the next step for both the cold-start and the size target.\n", "`"+strings.Join(linked, "`, `")+"`")
+				"its init and binary have over the DynamoDB client, `pkg/scim`, tracing and the Lambda runtime client. Tracing once "+
+				"brought them (the OTLP collector's generated gRPC service, and otelaws's attributes for every AWS service), which "+
+				"`pkg/tracing` avoids: find who imports them with `go list -deps`.\n", "`"+strings.Join(linked, "`, `")+"`")
 		}
 		w("\n| binary (linux/arm64, as `make build`) | bytes | MiB | ≤ 12 MB |\n| --- | ---: | ---: | --- |\n")
 		for _, s := range cs.Sizes {
