@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/scimgate/scimgate/pkg/dynamocost"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
@@ -58,7 +59,7 @@ func (m *writeMeter) record(params any) {
 		for _, it := range in.TransactItems {
 			switch {
 			case it.Put != nil:
-				m.writes = append(m.writes, meteredWrite{key: keyOf(it.Put.Item), transaction: true, size: dynamostore.ItemSize(it.Put.Item)})
+				m.writes = append(m.writes, meteredWrite{key: keyOf(it.Put.Item), transaction: true, size: dynamocost.ItemSize(it.Put.Item)})
 			case it.Update != nil:
 				m.writes = append(m.writes, meteredWrite{key: it.Update.Key, transaction: true, size: -1})
 			case it.Delete != nil:
@@ -71,7 +72,7 @@ func (m *writeMeter) record(params any) {
 	case *dynamodb.UpdateItemInput:
 		m.writes = append(m.writes, meteredWrite{key: in.Key, size: -1})
 	case *dynamodb.PutItemInput:
-		m.writes = append(m.writes, meteredWrite{key: keyOf(in.Item), size: dynamostore.ItemSize(in.Item)})
+		m.writes = append(m.writes, meteredWrite{key: keyOf(in.Item), size: dynamocost.ItemSize(in.Item)})
 	case *dynamodb.DeleteItemInput:
 		m.writes = append(m.writes, meteredWrite{key: in.Key})
 	case *dynamodb.BatchGetItemInput:
@@ -129,7 +130,7 @@ func (m *writeMeter) measure(t *testing.T, raw *dynamodb.Client, table string, o
 			if err != nil {
 				t.Fatal(err)
 			}
-			size = dynamostore.ItemSize(out.Item)
+			size = dynamocost.ItemSize(out.Item)
 		}
 		units := max(1, int(math.Ceil(float64(size)/1024)))
 		if w.transaction {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/scimgate/scimgate/pkg/dynamocost"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/storetest"
@@ -30,7 +31,7 @@ func BenchmarkScale(b *testing.B) {
 	storetest.RunScale(b, storetest.ScaleConfig{
 		Open: func(b *testing.B, name string) scim.Store {
 			table := srv.NewTable(b, plain)
-			cu := dynamostore.NewCapacityMeter(plain, table)
+			cu := dynamocost.NewCapacityMeter(plain, table)
 			meter.units = append(meter.units, cu)
 			return dynamostore.New(srv.Client(b, counter.ClientOption(), cu.ClientOption()), table)
 		},
@@ -48,7 +49,7 @@ func BenchmarkScale(b *testing.B) {
 // scaleMeter sums the calls and the request units of all the benchmark's tables.
 type scaleMeter struct {
 	counter *dynamostore.CallCounter
-	units   []*dynamostore.CapacityMeter
+	units   []*dynamocost.CapacityMeter
 }
 
 func (m *scaleMeter) Reset() {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/dynamocost"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 	"github.com/scimgate/scimgate/pkg/httpapi"
@@ -33,7 +34,7 @@ func BenchmarkDynamoDBCalls(b *testing.B) {
 	table := srv.NewTable(b, plain)
 	// The request units each call would be billed, from the items' sizes
 	// (moto's own ConsumedCapacity figures are constants).
-	meter := dynamostore.NewCapacityMeter(plain, table)
+	meter := dynamocost.NewCapacityMeter(plain, table)
 	counted := srv.Client(b, counter.ClientOption(), meter.ClientOption())
 	resources := dynamostore.New(counted, table)
 	tokens := dynamostore.New(plain, table)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -76,45 +77,82 @@ func (q *request) bulk() error {
 		}
 		failOnErrors = *req.FailOnErrors
 	}
+	// Each operation's references are read once, and an operation waiting
+	// for a bulkId is woken by the operation declaring it, so resolving a
+	// chain of n references costs O(n) (a reversed chain once took n passes).
 	created := map[string]string{} // bulkId -> resource id
-	declared := map[string]bool{}
-	for _, op := range req.Operations {
+	declaredBy := map[string]int{} // bulkId -> index of the operation declaring it
+	for i, op := range req.Operations {
 		if op.BulkID != "" {
-			declared[op.BulkID] = true
+			declaredBy[op.BulkID] = i
 		}
 	}
-	results := make([]*bulkResult, len(req.Operations))
-	pending := make([]int, len(req.Operations))
-	for i := range pending {
-		pending[i] = i
+	refs := make([][]string, len(req.Operations))
+	for i, op := range req.Operations {
+		refs[i] = bulkRefs(op)
 	}
-	errorsSeen := 0
-	for len(pending) > 0 {
-		var waiting []int
-		for _, i := range pending {
-			op := req.Operations[i]
-			refs := bulkRefs(op)
-			if unresolved := firstUnresolved(refs, created); unresolved != "" && declared[unresolved] && !failedBulkID(results, req.Operations, unresolved) {
-				waiting = append(waiting, i)
+	results := make([]*bulkResult, len(req.Operations))
+	cursor := make([]int, len(req.Operations)) // refs[i][:cursor[i]] are known resolved
+	waiters := map[string][]int{}              // bulkId -> operations waiting for it
+	// blocker is the first reference of operation i to a declared operation
+	// that has not run yet; a reference to a failed or undeclared bulkId does
+	// not block: runBulkOp answers it with an error.
+	blocker := func(i int) string {
+		for ; cursor[i] < len(refs[i]); cursor[i]++ {
+			r := refs[i][cursor[i]]
+			if _, ok := created[r]; ok {
 				continue
 			}
-			results[i] = q.runBulkOp(op, created)
-			if st, _ := strconv.Atoi(results[i].Status); st >= 400 {
+			if d, ok := declaredBy[r]; ok && results[d] == nil {
+				return r
+			}
+		}
+		return ""
+	}
+	errorsSeen := 0
+	stopped := false
+	var run func(i int)
+	run = func(i int) {
+		ready := []int{i}
+		for len(ready) > 0 && !stopped {
+			j := ready[len(ready)-1]
+			ready = ready[:len(ready)-1]
+			if r := blocker(j); r != "" {
+				waiters[r] = append(waiters[r], j)
+				continue
+			}
+			op := req.Operations[j]
+			results[j] = q.runBulkOp(op, refs[j], created)
+			if st, _ := strconv.Atoi(results[j].Status); st >= 400 {
 				errorsSeen++
 				if failOnErrors > 0 && errorsSeen >= failOnErrors {
-					return q.writeBulk(results)
+					stopped = true
+					return
+				}
+			}
+			if op.BulkID != "" {
+				woken := waiters[op.BulkID]
+				delete(waiters, op.BulkID)
+				for k := len(woken) - 1; k >= 0; k-- { // the earliest waiter runs first
+					ready = append(ready, woken[k])
 				}
 			}
 		}
-		if len(waiting) == len(pending) {
-			// Nothing could proceed: the remaining operations refer to each other in a cycle.
-			for _, i := range waiting {
-				op := req.Operations[i]
-				results[i] = bulkError(op, scim.Errorf(scim.EInvalidValue, "operation refers to bulkId %q, which cannot be resolved (circular reference)", firstUnresolved(bulkRefs(op), created)))
-			}
-			break
+	}
+	for i := range req.Operations {
+		if stopped {
+			return q.writeBulk(results)
 		}
-		pending = waiting
+		run(i)
+	}
+	if stopped {
+		return q.writeBulk(results)
+	}
+	// What is left waits, directly or not, on a cycle of references.
+	for i, op := range req.Operations {
+		if results[i] == nil {
+			results[i] = bulkError(op, scim.Errorf(scim.EInvalidValue, "operation refers to bulkId %q, which cannot be resolved (circular reference)", blocker(i)))
+		}
 	}
 	return q.writeBulk(results)
 }
@@ -143,16 +181,6 @@ func (q *request) writeBulk(results []*bulkResult) error {
 		}
 	}
 	return writeJSON(q.w, http.StatusOK, map[string]any{"schemas": []any{bulkResponseSchema}, "Operations": ops})
-}
-
-// failedBulkID reports whether the operation declaring bulkID already ran and failed.
-func failedBulkID(results []*bulkResult, ops []bulkOperation, bulkID string) bool {
-	for i, op := range ops {
-		if op.BulkID == bulkID && results[i] != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // bulkRefs lists the bulkIds an operation refers to, in its path or data.
@@ -196,23 +224,46 @@ func firstUnresolved(refs []string, created map[string]string) string {
 	return ""
 }
 
-// substitute replaces "bulkId:x" references with the ids created for them.
-func substitute(s string, created map[string]string) string {
-	for bulkID, id := range created {
-		s = strings.ReplaceAll(s, `"`+bulkIDPrefix+bulkID+`"`, strconv.Quote(id))
+// substitute replaces each JSON string "bulkId:x" in data with the id
+// created for x, in one pass over the data.
+func substitute(data []byte, created map[string]string) []byte {
+	marker := []byte(`"` + bulkIDPrefix)
+	if len(created) == 0 || !bytes.Contains(data, marker) {
+		return data
 	}
-	return s
+	out := make([]byte, 0, len(data))
+	for {
+		at := bytes.Index(data, marker)
+		if at < 0 {
+			return append(out, data...)
+		}
+		rest := data[at+len(marker):]
+		end := bytes.IndexByte(rest, '"')
+		id, ok := "", false
+		if end >= 0 && bytes.IndexByte(rest[:end], '\\') < 0 {
+			id, ok = created[string(rest[:end])]
+		}
+		if !ok {
+			out = append(out, data[:at+len(marker)]...)
+			data = rest
+			continue
+		}
+		out = append(out, data[:at]...)
+		out = strconv.AppendQuote(out, id)
+		data = rest[end+1:]
+	}
 }
 
-func (q *request) runBulkOp(op bulkOperation, created map[string]string) *bulkResult {
-	if unresolved := firstUnresolved(bulkRefs(op), created); unresolved != "" {
+func (q *request) runBulkOp(op bulkOperation, refs []string, created map[string]string) *bulkResult {
+	if unresolved := firstUnresolved(refs, created); unresolved != "" {
 		return bulkError(op, scim.Errorf(scim.EInvalidValue, "bulkId %q does not name an operation of this request that succeeded", unresolved))
 	}
 	path := op.Path
-	for bulkID, id := range created {
-		path = strings.ReplaceAll(path, bulkIDPrefix+bulkID, id)
+	if _, after, ok := strings.Cut(path, bulkIDPrefix); ok {
+		ref := strings.SplitN(after, "/", 2)[0]
+		path = strings.Replace(path, bulkIDPrefix+ref, created[ref], 1)
 	}
-	data := []byte(substitute(string(op.Data), created))
+	data := substitute(op.Data, created)
 	typ, id, err := bulkTarget(path)
 	if err != nil {
 		return bulkError(op, err)

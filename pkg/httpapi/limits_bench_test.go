@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,6 +162,34 @@ func BenchmarkWorstCase(b *testing.B) {
 		}
 	})
 
+	// Bulk: a chain of bulkId references in reverse order (each operation
+	// refers to the next one's bulkId), the worst order for resolution
+	// (RFC 7644 §3.7.2): its cost must grow linearly with the chain.
+	chains := 0
+	for _, n := range []int{250, 500, scim.MaxBulkOperations} {
+		b.Run(fmt.Sprintf("POST /Bulk of %d users, each the next one's manager by bulkId", n), func(b *testing.B) {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				chains++
+				ops := make([]string, n)
+				for i := range ops {
+					schemas, manager := fmt.Sprintf("%q", scim.UserSchema), ""
+					if i+1 < n {
+						schemas += fmt.Sprintf(",%q", scim.EnterpriseUserSchema)
+						manager = fmt.Sprintf(`,%q:{"manager":{"value":"bulkId:c%d"}}`, scim.EnterpriseUserSchema, i+1)
+					}
+					ops[i] = fmt.Sprintf(`{"method":"POST","path":"/Users","bulkId":"c%d","data":{"schemas":[%s],"userName":"chain%d.link%d@example.com"%s}}`, i, schemas, chains, i, manager)
+				}
+				body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[%s]}`, strings.Join(ops, ","))
+				out := do(b, "POST", "/Bulk", body, http.StatusOK)
+				if got := strings.Count(out, `"status":"201"`); got != n {
+					b.Fatalf("%d of %d operations created: %.300s", got, n, out[len(out)-400:])
+				}
+			}
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+
 	// Filters: the costliest filter on a non-key attribute, per resource read.
 	titled := 200
 	for range titled {
@@ -203,4 +232,14 @@ func BenchmarkWorstCase(b *testing.B) {
 			do(b, "PATCH", "/Groups/"+group, remove, http.StatusNoContent)
 		}
 	})
+}
+
+// cpuTime is the process's user and system CPU time so far: the cost a
+// loaded machine's wall clock hides.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

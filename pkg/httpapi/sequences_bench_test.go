@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/dynamocost"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 	"github.com/scimgate/scimgate/pkg/httpapi"
@@ -22,7 +23,7 @@ import (
 // through the HTTP handler on the DynamoDB store (moto) and reports, per
 // sequence, the HTTP requests it sends (requests/op), the DynamoDB calls
 // (ddbcalls/op) and the request units they would be billed (rru/op, wru/op;
-// see dynamostore.CapacityMeter). The token check of each request is not
+// see dynamocost.CapacityMeter). The token check of each request is not
 // included (one more GetItem, 1 RRU, per request).
 //
 // The sequences are the requests Okta's and Microsoft's SCIM guides show:
@@ -40,7 +41,7 @@ func BenchmarkProvisioningSequences(b *testing.B) {
 	counter := &dynamostore.CallCounter{}
 	plain := srv.Client(b)
 	table := srv.NewTable(b, plain)
-	meter := dynamostore.NewCapacityMeter(plain, table)
+	meter := dynamocost.NewCapacityMeter(plain, table)
 	counted := srv.Client(b, counter.ClientOption(), meter.ClientOption())
 	resources := dynamostore.New(counted, table)
 	tokens := dynamostore.New(plain, table)

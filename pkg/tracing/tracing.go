@@ -9,6 +9,13 @@
 // the collector of the AWS Distro for OpenTelemetry Lambda layer, which
 // forwards them to X-Ray; without OTEL_EXPORTER_OTLP_ENDPOINT nothing is
 // traced and nothing is set up.
+//
+// What a function links is its cold start (docs/performance.md): the OTLP
+// client is this package's own (otlp.go: OTLP/HTTP with protobuf, through
+// the SDK's otlptrace exporter), because otlptracehttp links gRPC and its
+// gateway through the collector's generated package; and the span per
+// DynamoDB call is this package's middleware (dynamodb.go), because
+// otelaws links the S3, SNS and SQS clients for their attributes.
 package tracing
 
 import (
@@ -18,9 +25,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -45,7 +51,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Tracer, error) {
 	if strings.TrimSpace(getenv(EnvEndpoint)) == "" {
 		return &Tracer{}, nil
 	}
-	exporter, err := otlptracehttp.New(ctx)
+	exporter, err := otlptrace.New(ctx, newOTLPClient(getenv))
 	if err != nil {
 		return nil, fmt.Errorf("OpenTelemetry exporter: %w", err)
 	}
@@ -69,7 +75,7 @@ func (t *Tracer) Enabled() bool { return t.tp != nil }
 func (t *Tracer) ClientOption() func(*dynamodb.Options) {
 	return func(o *dynamodb.Options) {
 		if t.tp != nil {
-			otelaws.AppendMiddlewares(&o.APIOptions, otelaws.WithTracerProvider(t.tp))
+			o.APIOptions = append(o.APIOptions, dynamoDBSpans(t.tp.Tracer(scopeName)))
 		}
 	}
 }

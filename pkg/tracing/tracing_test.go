@@ -2,6 +2,7 @@ package tracing_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 	"github.com/scimgate/scimgate/pkg/tracing"
@@ -80,5 +84,72 @@ func TestDisabledWithoutEndpoint(t *testing.T) {
 	})
 	if err != nil || !tr.Enabled() {
 		t.Fatalf("tracer %v, %v: want enabled", tr, err)
+	}
+}
+
+// TestSpansReachTheCollectorOverOTLPHTTP: with OTEL_EXPORTER_OTLP_ENDPOINT
+// set, a traced DynamoDB call reaches the collector as an OTLP/HTTP protobuf
+// POST to /v1/traces, named and attributed for DynamoDB.
+func TestSpansReachTheCollectorOverOTLPHTTP(t *testing.T) {
+	got := make(chan *tracepb.ResourceSpans, 16)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
+			t.Errorf("%s %s, Content-Type %q: want an OTLP/HTTP protobuf export", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+		}
+		body, _ := io.ReadAll(r.Body)
+		for len(body) > 0 { // ExportTraceServiceRequest: repeated ResourceSpans resource_spans = 1
+			num, typ, n := protowire.ConsumeTag(body)
+			if n < 0 || num != 1 || typ != protowire.BytesType {
+				t.Errorf("not an ExportTraceServiceRequest: field %d type %d", num, typ)
+				return
+			}
+			b, m := protowire.ConsumeBytes(body[n:])
+			rs := &tracepb.ResourceSpans{}
+			if m < 0 || proto.Unmarshal(b, rs) != nil {
+				t.Error("undecodable ResourceSpans")
+				return
+			}
+			got <- rs
+			body = body[n+m:]
+		}
+	}))
+	defer collector.Close()
+	tracer, err := tracing.FromEnv(context.Background(), func(k string) string {
+		if k == tracing.EnvEndpoint {
+			return collector.URL
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := moto.Server(t)
+	client := srv.Client(t, tracer.ClientOption())
+	table := srv.NewTable(t, client)
+	h := tracer.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := client.GetItem(r.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "T#x"}, "sk": &types.AttributeValueMemberS{Value: "T"}}}); err != nil {
+			t.Error(err)
+		}
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req = req.WithContext(context.WithValue(req.Context(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"))
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	select {
+	case rs := <-got:
+		span := rs.GetScopeSpans()[0].GetSpans()[0]
+		attrs := map[string]string{}
+		for _, kv := range span.GetAttributes() {
+			if arr := kv.GetValue().GetArrayValue(); arr != nil {
+				attrs[kv.GetKey()] = arr.GetValues()[0].GetStringValue()
+			} else {
+				attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
+			}
+		}
+		if span.GetName() != "DynamoDB.GetItem" || attrs["rpc.service"] != "DynamoDB" || attrs["aws.dynamodb.table_names"] != table {
+			t.Errorf("span %q with attributes %v", span.GetName(), attrs)
+		}
+	default:
+		t.Fatal("the collector received no span before the response")
 	}
 }

@@ -79,7 +79,7 @@ func render(r *results, out string) error {
 	w("Each operation is one HTTP request through the real handler on the DynamoDB store (moto), `pkg/httpapi` `BenchmarkDynamoDBCalls`. ")
 	w("**Calls** are counted by `dynamostore.CallCounter` (SDK middleware). **RRU/WRU** are **computed**, not reported: moto answers ")
 	w("`ReturnConsumedCapacity` with constants (0.5 for any GetItem, 1.0 for any PutItem, nothing for transactions, checked against moto 5), ")
-	w("so `dynamostore.CapacityMeter` reads the full items each call touches and applies DynamoDB's published rounding: strongly consistent ")
+	w("so `dynamocost.CapacityMeter` reads the full items each call touches and applies DynamoDB's published rounding: strongly consistent ")
 	w("reads 1 RRU per 4 KB (at least 1), a Query's items summed before rounding, writes 1 WRU per KB of the larger of the item before and after, ")
 	w("transactions twice that per item. The bearer-token check every request also makes (1 GetItem, 1 RRU) is not included.\n\n")
 	w("%s\n| operation | DynamoDB calls | RRU | WRU |\n| --- | ---: | ---: | ---: |\n", callsTableStart)
@@ -174,7 +174,7 @@ func render(r *results, out string) error {
 		}
 		var linked []string
 		for _, e := range cs.InitTrace {
-			for _, p := range []string{"google.golang.org/grpc", "go.opentelemetry.io/otel", "aws-sdk-go-v2/service/s3/", "aws-sdk-go-v2/service/sqs/", "aws-sdk-go-v2/service/sns/"} {
+			for _, p := range []string{"google.golang.org/grpc", "aws-sdk-go-v2/service/s3/", "aws-sdk-go-v2/service/sqs/", "aws-sdk-go-v2/service/sns/"} {
 				if strings.Contains(e.Pkg, p) && !contains(linked, p) {
 					linked = append(linked, p)
 				}
@@ -182,9 +182,9 @@ func render(r *results, out string) error {
 		}
 		if len(linked) > 0 {
 			w("\nThe function also links %s, which it does not need to answer SCIM: their initialisers and code are most of what "+
-				"its init and binary have over the DynamoDB client, `pkg/scim` and the Lambda runtime client (they come with tracing: "+
-				"an OTLP gRPC exporter and the SDK instrumentation that knows every AWS service's attributes). Cutting them (OTLP over "+
-				"HTTP, DynamoDB attributes only) is the next step for both the cold-start and the size target.\n", "`"+strings.Join(linked, "`, `")+"`")
+				"its init and binary have over the DynamoDB client, `pkg/scim`, tracing and the Lambda runtime client. Tracing once "+
+				"brought them (the OTLP collector's generated gRPC service, and otelaws's attributes for every AWS service), which "+
+				"`pkg/tracing` avoids: find who imports them with `go list -deps`.\n", "`"+strings.Join(linked, "`, `")+"`")
 		}
 		w("\n| binary (linux/arm64, as `make build`) | bytes | MiB | ≤ 12 MB |\n| --- | ---: | ---: | --- |\n")
 		for _, s := range cs.Sizes {

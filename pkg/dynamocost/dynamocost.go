@@ -1,4 +1,7 @@
-package dynamostore
+// Package dynamocost meters the DynamoDB request units a client's calls would
+// be billed, for benchmarks and cost tests. It is a package of its own so
+// that no Lambda function links it (or compiles its expressions at start).
+package dynamocost
 
 import (
 	"context"
@@ -11,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/scimgate/scimgate/pkg/dynamostore"
 )
 
 // CapacityMeter computes the read and write request units (RRU, WRU) that
@@ -39,7 +44,7 @@ import (
 // without the meter (and without any call counter), before and after each
 // write and again for each read.
 type CapacityMeter struct {
-	raw   API
+	raw   dynamostore.API
 	table string
 
 	mu       sync.Mutex
@@ -47,7 +52,7 @@ type CapacityMeter struct {
 }
 
 // NewCapacityMeter meters calls on table, reading item sizes through raw.
-func NewCapacityMeter(raw API, table string) *CapacityMeter {
+func NewCapacityMeter(raw dynamostore.API, table string) *CapacityMeter {
 	return &CapacityMeter{raw: raw, table: table}
 }
 
@@ -188,6 +193,12 @@ type writeUnit struct {
 func readUnits(size int) float64  { return max(1, math.Ceil(float64(size)/4096)) }
 func writeUnits(size int) float64 { return max(1, math.Ceil(float64(size)/1024)) }
 
+// The table's key attributes (dynamostore's schema, docs/data-model.md).
+const (
+	attrPK = "pk"
+	attrSK = "sk"
+)
+
 func keyOf(item map[string]types.AttributeValue) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]}
 }
@@ -242,62 +253,6 @@ func (m *CapacityMeter) querySize(ctx context.Context, p *dynamodb.QueryInput) (
 	return size, nil
 }
 
-// ItemSize is an item's size by DynamoDB's rules (see CapacityMeter).
-func ItemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return numberSize(v.Value)
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
-	case *types.AttributeValueMemberNS:
-		n := 0
-		for _, s := range v.Value {
-			n += numberSize(s)
-		}
-		return n
-	case *types.AttributeValueMemberBS:
-		n := 0
-		for _, b := range v.Value {
-			n += len(b)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		return 3 + ItemSize(v.Value)
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	}
-	return 0
-}
-
-// numberSize: 1 byte per two significant digits, plus 1.
-func numberSize(s string) int {
-	digits := 0
-	for _, c := range s {
-		if c >= '0' && c <= '9' {
-			digits++
-		}
-	}
-	return (digits+1)/2 + 1
-}
+// ItemSize is an item's size by DynamoDB's rules (see CapacityMeter); the
+// store sizes its change records with the same function.
+func ItemSize(item map[string]types.AttributeValue) int { return dynamostore.ItemSize(item) }
