@@ -416,12 +416,13 @@ func TestEveryAlarmHasARunbook(t *testing.T) {
 // alarms sum every function of the template, so that a function added later
 // (AdminFunction was left out) cannot fail or be throttled unseen.
 // EventsFunction has its own errors alarm, and its throttling shows as the
-// stream's iterator age (events-iterator-age).
+// stream's iterator age (events-iterator-age); WebhooksFunction has its own
+// errors alarm, and its throttling shows as webhooks-not-running.
 func TestLambdaAlarmsCoverEveryFunction(t *testing.T) {
 	tpl := loadTemplate(t)
 	own := map[string]map[string]bool{
-		"LambdaErrorsAlarm":    {"EventsFunction": true},
-		"LambdaThrottlesAlarm": {"EventsFunction": true},
+		"LambdaErrorsAlarm":    {"EventsFunction": true, "WebhooksFunction": true},
+		"LambdaThrottlesAlarm": {"EventsFunction": true, "WebhooksFunction": true},
 	}
 	for alarm, exempt := range own {
 		r, ok := tpl.Resources[alarm]
