@@ -447,17 +447,20 @@ func TestEventsFunctionPublishesStreamRecordsToEventBridge(t *testing.T) {
 		at = at.Add(time.Millisecond)
 		r := changes.Record{ID: gen(at), Type: typ, Tenant: "acme", SSO: "okta", ResourceType: rtype, ResourceID: rid,
 			Version: 2, Time: at, RequestID: "req", Actor: changes.TokenActor("tok"), Changed: []string{"active"}, Data: json.RawMessage(data)}
+		r.Part, r.Parts = 1, 1
 		if strings.HasPrefix(string(typ), "group.members") {
 			r.Changed = []string{"members"}
+		} else {
+			r.Previous, r.Current = map[string]any{"active": true}, map[string]any{"active": false}
 		}
 		return r
 	}
 	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","active":false,"meta":{"resourceType":"User","version":"W/\"2\""}}`
 	recs := []changes.Record{
 		mk(changes.UserDeactivated, "User", "u1", user),
-		mk(changes.GroupMembersAdded, "Group", "g1", `{"members":["u1"]}`),
+		mk(changes.GroupMembersAdded, "Group", "g1", `{"group":{"id":"g1","displayName":"Engineering","externalId":""},"members":[{"id":"u1","externalId":"","userName":"ada@example.com","displayName":"Ada","active":false}],"member_ids":["u1"]}`),
 		mk(changes.UserUpdated, "User", "u1", user),
-		mk(changes.GroupMembersRemoved, "Group", "g1", `{"members":["u1"]}`),
+		mk(changes.GroupMembersRemoved, "Group", "g1", `{"group":{"id":"g1","displayName":"Engineering","externalId":""},"members":[{"id":"u1","externalId":"","userName":"ada@example.com","displayName":"Ada","active":false}],"member_ids":["u1"]}`),
 	}
 	if err := h.store.AppendChanges(ctx, recs...); err != nil {
 		t.Fatal(err)
