@@ -46,7 +46,7 @@ func TestServeWebhookShortcutAndStoredEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	storedSecret := jsonField(t, out, "secret")
-	srv := startServe(t, bin, data, "--webhook-url", recv.URL+"/flag", "--webhook-secret-file", secretFile)
+	srv := startServe(t, bin, data, "--demo", "--webhook-url", recv.URL+"/flag", "--webhook-secret-file", secretFile)
 	// The demo connection's records were written at serve's start, after
 	// both endpoints existed or were created: both receive them.
 	for _, tc := range []struct{ path, secret string }{{"/flag", flagSecret}, {"/stored", storedSecret}} {
