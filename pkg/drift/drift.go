@@ -188,7 +188,7 @@ const (
 // changes nothing; the report is stored and a connection.reconciled record
 // written only for a completed run.
 func (r *Runner) Run(ctx context.Context, conn scim.Connection, kind idp.Kind, reader idp.Reader, prov idp.Provisioner, opts Options) (*Report, error) {
-	rep := newReport(conn, kind, r.cfg.Clock().UTC())
+	rep := newReport(conn, kind, r.now())
 	rep.Repair = opts.Repair
 	snap, err := reader.Read(ctx)
 	if err != nil {
@@ -229,7 +229,7 @@ func (r *Runner) Run(ctx context.Context, conn scim.Connection, kind idp.Kind, r
 			repairErr = r.provision(ctx, rep, prov, plan.provision)
 		}
 	}
-	rep.Finished = r.cfg.Clock().UTC()
+	rep.Finished = r.now()
 	if err := r.record(ctx, conn, rep); err != nil {
 		return rep, err
 	}
@@ -502,3 +502,7 @@ func (r *Runner) record(ctx context.Context, conn scim.Connection, rep *Report) 
 	}
 	return nil
 }
+
+// now is UTC to the millisecond, the precision of the change records and of
+// every other time the admin API and the CLI show.
+func (r *Runner) now() time.Time { return r.cfg.Clock().UTC().Truncate(time.Millisecond) }

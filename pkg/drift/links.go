@@ -27,7 +27,7 @@ func (r *Runner) SetLink(ctx context.Context, conn scim.Connection, l idp.Link) 
 			}
 		}
 	}
-	l.Updated = r.cfg.Clock().UTC()
+	l.Updated = r.now()
 	if err := r.cfg.Links.PutIdPLink(ctx, conn, l); err != nil {
 		return nil, err
 	}

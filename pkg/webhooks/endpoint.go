@@ -154,11 +154,13 @@ type Service struct {
 	SecretOverlap, LogRetention time.Duration
 }
 
+// now is UTC to the millisecond, the precision of the change records and of
+// every other time the admin API and the CLI show.
 func (s *Service) now() time.Time {
 	if s.Now == nil {
-		return time.Now().UTC()
+		return time.Now().UTC().Truncate(time.Millisecond)
 	}
-	return s.Now().UTC()
+	return s.Now().UTC().Truncate(time.Millisecond)
 }
 
 func (s *Service) random(n int) ([]byte, error) {

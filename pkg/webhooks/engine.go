@@ -366,7 +366,7 @@ func (e *Engine) deliver(ctx context.Context, ep *endpointItem, rec *changes.Rec
 }
 
 func (e *Engine) deadLetter(ctx context.Context, id string, rec *changes.Record, body []byte, attempts int, res result) error {
-	d := DeadLetter{RecordID: rec.ID, Tenant: rec.Tenant, SSO: rec.SSO, Type: rec.Type, Time: e.cfg.Now().UTC(),
+	d := DeadLetter{RecordID: rec.ID, Tenant: rec.Tenant, SSO: rec.SSO, Type: rec.Type, Time: e.cfg.Now().UTC().Truncate(time.Millisecond),
 		Attempts: attempts, LastStatus: res.status, LastError: res.errText(), Record: body}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -435,8 +435,10 @@ func (e *Engine) post(ctx context.Context, ep *endpointItem, m message, timeout 
 
 func (e *Engine) logAttempt(ctx context.Context, id string, m message, attempt int, r result, outcome string) {
 	now := e.cfg.Now().UTC()
+	// Shown to the millisecond, as every time of the admin API and the CLI;
+	// the key keeps the full clock so that attempts stay apart and ordered.
 	a := Attempt{RecordID: m.id, Attempt: attempt, Status: r.status, LatencyMS: float64(r.latency.Microseconds()) / 1000,
-		Error: r.errText(), Time: now, Tenant: m.conn.Tenant, SSO: m.conn.SSO, Outcome: outcome}
+		Error: r.errText(), Time: now.Truncate(time.Millisecond), Tenant: m.conn.Tenant, SSO: m.conn.SSO, Outcome: outcome}
 	b, _ := json.Marshal(a)
 	key := fmt.Sprintf("%s%s/%s/%06d", prefixLog, now.Format("20060102T150405.000000000Z"), m.id, attempt)
 	if err := e.cfg.Store.PutWebhookItem(ctx, endpointPartition(id), Item{Key: key, Body: b, Expires: now.Add(e.cfg.LogRetention)}); err != nil && ctx.Err() == nil {
