@@ -77,6 +77,11 @@ func parseDays(s string) (time.Duration, error) {
 // shortcutEndpointID is the endpoint --webhook-url stands for.
 const shortcutEndpointID = "wh_serve"
 
+// legacyWebhookConsumer names the per-connection cursors the single-URL
+// deliverer kept before webhook endpoints were stored objects; the shortcut
+// endpoint starts from them, so an upgrade neither re-sends nor skips.
+const legacyWebhookConsumer = "webhook"
+
 // pruneInterval is how often the embedded store drops expired records.
 const pruneInterval = time.Hour
 
@@ -120,7 +125,7 @@ func startFeed(ctx context.Context, st *stores, o feedOptions, logger *slog.Logg
 		// The shortcut is one stored endpoint, replaced at each start; it
 		// resumes from the cursors the single-URL deliverer kept.
 		svc := &webhooks.Service{Store: hooks}
-		if err := svc.Ensure(ctx, shortcutEndpointID, o.webhookURL, o.secret, events.DefaultConsumer); err != nil {
+		if err := svc.Ensure(ctx, shortcutEndpointID, o.webhookURL, o.secret, legacyWebhookConsumer); err != nil {
 			stop()
 			return nil, fmt.Errorf("set up the --webhook-url endpoint: %w", err)
 		}

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,18 +13,22 @@ import (
 	"github.com/scimgate/scimgate/pkg/changes"
 	"github.com/scimgate/scimgate/pkg/events"
 	"github.com/scimgate/scimgate/pkg/scim"
+	"github.com/scimgate/scimgate/pkg/webhooks"
 )
 
-// deliverByWebhook runs the webhook deliverer on st until the receiver has
-// n records, verifying each delivery's signature, and returns them in
-// arrival order.
+// deliverByWebhook runs the webhook delivery engine on st, for one endpoint
+// replaying from the oldest record, until the receiver has n records,
+// verifying each delivery's signature, and returns them in arrival order.
 func deliverByWebhook(t *testing.T, st stores, conn scim.Connection, n int) []changes.Record {
 	t.Helper()
-	secret, err := events.ParseSecret("whsec_" + base64.StdEncoding.EncodeToString([]byte("a webhook secret of 32 bytes...!")))
-	if err != nil {
-		t.Fatal(err)
+	hooks, ok := st.resources.(webhooks.Store)
+	if !ok {
+		t.Fatalf("the store keeps no webhook endpoints")
 	}
-	verifier := events.Verifier{Secret: secret}
+	svc := &webhooks.Service{Store: hooks}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var verifier events.Verifier // set once the endpoint exists, before the engine starts
 	var mu sync.Mutex
 	var got []changes.Record
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,10 +48,24 @@ func deliverByWebhook(t *testing.T, st stores, conn scim.Connection, n int) []ch
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer rcv.Close()
+	conns := []webhooks.Conn{{Tenant: conn.Tenant, SSO: conn.SSO}}
+	ep, err := svc.Create(ctx, webhooks.Input{URL: &rcv.URL, Connections: &conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := events.ParseSecret(ep.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier = events.Verifier{Secret: secret}
+	// A new endpoint starts at its creation; the records were written
+	// before it, so they come by replay from the oldest.
+	if _, err := svc.Replay(ctx, ep.ID, ""); err != nil {
+		t.Fatal(err)
+	}
 	feed, _ := st.resources.(changes.Feed)
-	cursors, _ := st.resources.(changes.Cursors)
-	d, err := events.NewDeliverer(events.WebhookConfig{
-		URL: rcv.URL, Secret: secret, Feed: feed, Cursors: cursors, PollInterval: 10 * time.Millisecond,
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{
+		Store: hooks, Feed: feed, PollInterval: 10 * time.Millisecond,
 		Connections: func(context.Context) ([]changes.Conn, error) {
 			return []changes.Conn{{Tenant: conn.Tenant, SSO: conn.SSO}}, nil
 		},
@@ -56,9 +73,8 @@ func deliverByWebhook(t *testing.T, st stores, conn scim.Connection, n int) []ch
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
+	go func() { engine.Run(ctx); close(done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		mu.Lock()
