@@ -45,6 +45,8 @@ func commands() ([]*command, []*group) {
 		{name: "token", summary: "create, list, rotate and revoke a connection's bearer tokens", subs: tokenCommands()},
 		{name: "table", summary: "create or migrate the DynamoDB table", subs: []*command{tableCreateCommand(), tableMigrateCommand()}},
 		{name: "events", summary: "list and follow a connection's change records", subs: eventsCommands()},
+		{name: "connection schema", summary: "set or show a connection's custom-attribute schemas and the policy for undeclared extensions",
+			subs: []*command{connectionSchemaSetCommand(), connectionSchemaShowCommand()}},
 		{name: "connection idp", summary: "set, show or clear a connection's link to its IdP's API, for reconcile", subs: idpCommands()},
 		{name: "webhook", summary: "manage webhook endpoints: create, list, show, update, delete, rotate-secret, replay, deliveries", subs: webhookCommands()},
 	}
@@ -158,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, g := range groups {
 		if len(args) > 1 && g.name == args[0]+" "+args[1] {
-			args = append([]string{g.name}, args[2:]...) // a group within a group: "connection idp"
+			args = append([]string{g.name}, args[2:]...) // a group within a group: "connection idp", "connection schema"
 			break
 		}
 	}
@@ -176,10 +178,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, c := range g.subs {
 			if c.name == g.name+" "+args[1] {
 				return c.run(ctx, args[2:], out)
-			}
-			// Three-word commands ("connection schema set").
-			if len(args) > 2 && c.name == g.name+" "+args[1]+" "+args[2] {
-				return c.run(ctx, args[3:], out)
 			}
 		}
 		return &usageError{msg: fmt.Sprintf("unknown command %q", g.name+" "+args[1]), usage: g.usage()}

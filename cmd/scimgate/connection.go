@@ -19,7 +19,6 @@ func connectionCommands() []*command {
 		connectionCreateCommand(), connectionListCommand(), connectionShowCommand(),
 		connectionStateCommand("disable", auth.StateDisabled), connectionStateCommand("enable", auth.StateActive),
 		connectionDeleteCommand(), connectionPurgeCommand(),
-		connectionSchemaSetCommand(), connectionSchemaShowCommand(),
 	}
 }
 
