@@ -76,64 +76,17 @@ func (s *Store) AppendChanges(ctx context.Context, recs ...changes.Record) error
 
 // ListChanges implements changes.Feed, in commit order.
 func (s *Store) ListChanges(ctx context.Context, q changes.Query) (*changes.Page, error) {
-	limit := q.Limit
-	if limit <= 0 || limit > changes.MaxPage {
-		limit = changes.MaxPage
+	rq := recordQuery{op: "list changes", scope: []string{"tenant = ?", "sso = ?"}, scopeArgs: []any{q.Tenant, q.SSO},
+		after: q.After, types: q.Types, limit: q.Limit}
+	if q.ResourceID != "" {
+		rq.where = append(rq.where, "resource_id = ?")
+		rq.whereArgs = append(rq.whereArgs, q.ResourceID)
 	}
-	page := &changes.Page{Next: q.After}
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		var after int64
-		if q.After != "" {
-			err := tx.QueryRowContext(ctx, `SELECT seq FROM changes WHERE id = ? AND tenant = ? AND sso = ?`, q.After, q.Tenant, q.SSO).Scan(&after)
-			if errors.Is(err, sql.ErrNoRows) {
-				// A pruned id: resume after the last record whose id is not
-				// later, which is where it was.
-				err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE tenant = ? AND sso = ? AND id <= ?`, q.Tenant, q.SSO, q.After).Scan(&after)
-			}
-			if err != nil {
-				return fmt.Errorf("list changes: resolve cursor: %w", err)
-			}
-		}
-		where := []string{"tenant = ?", "sso = ?", "seq > ?"}
-		args := []any{q.Tenant, q.SSO, after}
-		if len(q.Types) > 0 {
-			where = append(where, "type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
-			for _, t := range q.Types {
-				args = append(args, string(t))
-			}
-		}
-		if q.ResourceID != "" {
-			where = append(where, "resource_id = ?")
-			args = append(args, q.ResourceID)
-		}
-		if !q.Since.IsZero() {
-			where = append(where, "time >= ?")
-			args = append(args, formatTime(q.Since))
-		}
-		args = append(args, limit)
-		rows, err := tx.QueryContext(ctx, `SELECT record FROM changes WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
-		if err != nil {
-			return fmt.Errorf("list changes: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var body string
-			if err := rows.Scan(&body); err != nil {
-				return fmt.Errorf("list changes: %w", err)
-			}
-			var rec changes.Record
-			if err := json.Unmarshal([]byte(body), &rec); err != nil {
-				return fmt.Errorf("list changes: decode record: %w", err)
-			}
-			page.Records = append(page.Records, rec)
-			page.Next = rec.ID
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
+	if !q.Since.IsZero() {
+		rq.where = append(rq.where, "time >= ?")
+		rq.whereArgs = append(rq.whereArgs, formatTime(q.Since))
 	}
-	return page, nil
+	return s.listRecords(ctx, rq)
 }
 
 var _ changes.GlobalFeed = (*Store)(nil)
@@ -142,43 +95,72 @@ var _ changes.GlobalFeed = (*Store)(nil)
 // in commit order (seq, the primary key), so that, as ListChanges, a
 // reader never skips a record that committed after one with a later id.
 func (s *Store) ListAllChanges(ctx context.Context, q changes.GlobalQuery) (*changes.Page, error) {
-	limit := q.Limit
+	return s.listRecords(ctx, recordQuery{op: "list all changes", after: q.After, types: q.Types, limit: q.Limit})
+}
+
+// recordQuery is one page of the feed: the records within scope (one
+// connection's conditions, or none for every connection) that committed
+// after the cursor record, of the given types and further conditions.
+type recordQuery struct {
+	op           string // names the operation in errors
+	scope, where []string
+	scopeArgs    []any
+	whereArgs    []any
+	after        string
+	types        []changes.Type
+	limit        int
+}
+
+// listRecords reads a page in commit order. The cursor is a record id,
+// resolved to its commit position (seq), so that a record whose id was
+// drawn before a slower commit is never skipped.
+func (s *Store) listRecords(ctx context.Context, q recordQuery) (*changes.Page, error) {
+	limit := q.limit
 	if limit <= 0 || limit > changes.MaxPage {
 		limit = changes.MaxPage
 	}
-	page := &changes.Page{Next: q.After}
+	scope := ""
+	for _, c := range q.scope {
+		scope += " AND " + c
+	}
+	page := &changes.Page{Next: q.after}
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var after int64
-		if q.After != "" {
-			err := tx.QueryRowContext(ctx, `SELECT seq FROM changes WHERE id = ?`, q.After).Scan(&after)
+		if q.after != "" {
+			cursorArgs := append([]any{q.after}, q.scopeArgs...)
+			err := tx.QueryRowContext(ctx, `SELECT seq FROM changes WHERE id = ?`+scope, cursorArgs...).Scan(&after)
 			if errors.Is(err, sql.ErrNoRows) {
-				// A pruned id: resume after the last record whose id is not later.
-				err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE id <= ?`, q.After).Scan(&after)
+				// A pruned id: resume after the last record whose id is not
+				// later, which is where it was.
+				err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE id <= ?`+scope, cursorArgs...).Scan(&after)
 			}
 			if err != nil {
-				return fmt.Errorf("list all changes: resolve cursor: %w", err)
+				return fmt.Errorf("%s: resolve cursor: %w", q.op, err)
 			}
 		}
-		where, args := "seq > ?", []any{after}
-		if len(q.Types) > 0 {
-			where += " AND type IN (?" + strings.Repeat(", ?", len(q.Types)-1) + ")"
-			for _, t := range q.Types {
+		where := append(append([]string{}, q.scope...), "seq > ?")
+		args := append(append([]any{}, q.scopeArgs...), after)
+		if len(q.types) > 0 {
+			where = append(where, "type IN (?"+strings.Repeat(", ?", len(q.types)-1)+")")
+			for _, t := range q.types {
 				args = append(args, string(t))
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT record FROM changes WHERE `+where+` ORDER BY seq LIMIT ?`, append(args, limit)...)
+		where = append(where, q.where...)
+		args = append(append(args, q.whereArgs...), limit)
+		rows, err := tx.QueryContext(ctx, `SELECT record FROM changes WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
 		if err != nil {
-			return fmt.Errorf("list all changes: %w", err)
+			return fmt.Errorf("%s: %w", q.op, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var body string
 			if err := rows.Scan(&body); err != nil {
-				return fmt.Errorf("list all changes: %w", err)
+				return fmt.Errorf("%s: %w", q.op, err)
 			}
 			var rec changes.Record
 			if err := json.Unmarshal([]byte(body), &rec); err != nil {
-				return fmt.Errorf("list all changes: decode record: %w", err)
+				return fmt.Errorf("%s: decode record: %w", q.op, err)
 			}
 			page.Records = append(page.Records, rec)
 			page.Next = rec.ID
