@@ -94,11 +94,7 @@ func (c *call) createWebhook() error {
 	if err != nil {
 		return err
 	}
-	var body webhookInput
-	if err := c.decode(&body, false); err != nil {
-		return err
-	}
-	in, err := body.resolve()
+	in, err := c.webhookInput()
 	if err != nil {
 		return err
 	}
@@ -107,6 +103,15 @@ func (c *call) createWebhook() error {
 		return err
 	}
 	return writeJSON(c.w, http.StatusCreated, ep)
+}
+
+// webhookInput decodes the body of POST and PATCH /admin/v1/webhooks.
+func (c *call) webhookInput() (webhooks.Input, error) {
+	var body webhookInput
+	if err := c.decode(&body, false); err != nil {
+		return webhooks.Input{}, err
+	}
+	return body.resolve()
 }
 
 func (c *call) getWebhook() error {
@@ -126,11 +131,7 @@ func (c *call) updateWebhook() error {
 	if err != nil {
 		return err
 	}
-	var body webhookInput
-	if err := c.decode(&body, false); err != nil {
-		return err
-	}
-	in, err := body.resolve()
+	in, err := c.webhookInput()
 	if err != nil {
 		return err
 	}
