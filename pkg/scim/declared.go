@@ -381,6 +381,9 @@ func parseDeclaredAttribute(obj map[string]any, parent string, i int, sub bool) 
 		return nil, Errorf(EInvalidValue, "attribute %s: canonicalValues apply to string attributes only", path)
 	case a.Type == TypeReference && len(a.ReferenceTypes) == 0:
 		a.ReferenceTypes = []string{"external"}
+	case a.Mutability == WriteOnly && a.Returned != ReturnedNever:
+		// RFC 7643 §7: a writeOnly attribute "is never returned".
+		return nil, Errorf(EInvalidValue, "attribute %s: a writeOnly attribute must have returned \"never\" (RFC 7643 §7)", path)
 	}
 	return a, nil
 }

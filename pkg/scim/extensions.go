@@ -259,6 +259,17 @@ func (p *patcher) applyUndeclared(op patchOp, path string, value any) error {
 	if strings.ContainsAny(rest, "[]") {
 		return Errorf(EInvalidPath, "operation %d: path %q filters an undeclared attribute; declare its schema to use value filters", op.index, path)
 	}
+	if op.op != "remove" {
+		if name, sub, _ := strings.Cut(rest, "."); rest == "" {
+			if obj, ok := value.(map[string]any); ok {
+				observeObject(&p.observed, p.typ, urn, obj)
+			}
+		} else if sub != "" {
+			observeValue(&p.observed, p.typ, urn, name, map[string]any{})
+		} else {
+			observeValue(&p.observed, p.typ, urn, name, value)
+		}
+	}
 	ext, _ := p.doc[urn].(map[string]any)
 	if rest == "" {
 		// The extension URN itself: remove drops it, add and replace merge

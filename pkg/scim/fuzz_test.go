@@ -113,7 +113,7 @@ func FuzzPatchOperation(f *testing.F) {
 				}
 			}
 			if err == nil {
-				_, err = svc.schemas.normalizeResource(typ, doc, ExtensionsStore)
+				_, err = svc.schemas.normalizeResource(typ, doc, ExtensionsStore, nil)
 			}
 			if err != nil && ErrorCodeOf(err) == EInternal {
 				t.Fatalf("%s on %s: internal error %v", body, typ, err)

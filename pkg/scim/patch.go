@@ -268,7 +268,7 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 		// Undeclared extensions the operations brought in were judged by the
 		// policy as they were applied (applyUndeclared); what was stored
 		// before is kept whatever the policy is now, never lost.
-		n, err := s.schemas.normalizeResource(typ, doc, ExtensionsStore)
+		n, err := s.schemas.normalizeResource(typ, doc, ExtensionsStore, cur.Attributes)
 		if err != nil {
 			return nil, err
 		}

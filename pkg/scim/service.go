@@ -168,7 +168,7 @@ func (s *Service) decodeResource(ctx context.Context, typ ResourceType, body []b
 	if err := checkResourceSchemas(typ, obj, s.undeclaredAccepted(typ, policy)); err != nil {
 		return nil, nil, err
 	}
-	n, err := s.schemas.normalizeResource(typ, obj, policy)
+	n, err := s.schemas.normalizeResource(typ, obj, policy, nil)
 	if err != nil {
 		return nil, nil, err
 	}
