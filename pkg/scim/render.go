@@ -271,7 +271,10 @@ func (s *Service) Apply(ctx context.Context, typ ResourceType, doc map[string]an
 			if ext == nil {
 				continue
 			}
-			container = ext
+			// doc shares the resource's own maps below the top level
+			// (document copies only that): change a copy.
+			container = maps.Clone(ext)
+			doc[r.schema] = container
 		}
 		if r.sub == "" {
 			delete(container, r.name)
