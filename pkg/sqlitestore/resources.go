@@ -119,6 +119,11 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		if err != nil {
 			return err
 		}
+		// A user's groups are derived from the memberships, which an update
+		// of the user never changes: the written user has the groups just
+		// read, in the same transaction, without reading them again.
+		groups := slices.Clone(cur.Groups)
+		read := &scim.Resource{ID: cur.ID, Name: cur.Name, ExternalID: cur.ExternalID, Version: cur.Version}
 		ch, err := modify(cur)
 		if err != nil {
 			return err
@@ -141,7 +146,7 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		if err := checkMembers(ctx, tx, conn, add); err != nil {
 			return err
 		}
-		if err := replaceOwn(ctx, tx, next, cur.Version); err != nil {
+		if err := replaceOwn(ctx, tx, next, read); err != nil {
 			return err
 		}
 		if err := addMembers(ctx, tx, conn, id, add); err != nil {
@@ -155,7 +160,9 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		}
 		written := *next
 		written.Members = nil
-		if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{&written}, withMembers); err != nil {
+		if typ == scim.UserResource {
+			written.Groups = groups
+		} else if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{&written}, withMembers); err != nil {
 			return err
 		}
 		out = &written
@@ -290,25 +297,41 @@ func sameOwnAttributes(cur, next *scim.Resource) bool {
 // change only through ModifyMembers, and a user's groups are derived.
 func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := replaceOwn(ctx, tx, r, prevVersion); err != nil {
+		if err := replaceOwn(ctx, tx, r, &scim.Resource{Version: prevVersion}); err != nil {
 			return err
 		}
 		return recordReplace(ctx, tx, r)
 	})
 }
 
-// replaceOwn overwrites the resource's own attributes if it is live at prevVersion.
-func replaceOwn(ctx context.Context, tx *sql.Tx, r *scim.Resource, prevVersion int64) error {
+// replaceOwn overwrites the resource's own attributes if it is live at
+// prev.Version. prev is what the caller read of it: when its name and
+// externalId are those of r, they are left out of the UPDATE, so that SQLite
+// leaves the two unique indexes on them alone (an index is rewritten for
+// every row whose UPDATE assigns one of its columns, changed or not;
+// https://www.sqlite.org/lang_update.html). A prev carrying only the
+// version always writes them.
+func replaceOwn(ctx context.Context, tx *sql.Tx, r *scim.Resource, prev *scim.Resource) error {
 	attrs, err := json.Marshal(r.Attributes)
 	if err != nil {
 		return fmt.Errorf("replace %s: encode attributes: %w", r, err)
 	}
-	res, err := tx.ExecContext(ctx, `
+	var res sql.Result
+	if prev.ID == r.ID && prev.Name == r.Name && prev.ExternalID == r.ExternalID {
+		res, err = tx.ExecContext(ctx, `
+UPDATE resources
+SET active = ?, version = ?, last_modified = ?, attributes = ?
+WHERE `+liveResource+` AND id = ? AND version = ?`,
+			r.Active, r.Version, formatTime(r.LastModified), string(attrs),
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prev.Version)
+	} else {
+		res, err = tx.ExecContext(ctx, `
 UPDATE resources
 SET name = ?, name_key = ?, external_id = ?, active = ?, version = ?, last_modified = ?, attributes = ?
 WHERE `+liveResource+` AND id = ? AND version = ?`,
-		r.Name, scim.NameKey(r.Type, r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
-		r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prevVersion)
+			r.Name, scim.NameKey(r.Type, r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prev.Version)
+	}
 	if isUniqueViolation(err) {
 		return uniquenessError(ctx, tx, r, err)
 	}
@@ -379,7 +402,7 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 		if err != nil {
 			return err
 		}
-		if err := replaceOwn(ctx, tx, group, prevVersion); err != nil {
+		if err := replaceOwn(ctx, tx, group, &scim.Resource{Version: prevVersion}); err != nil {
 			return err
 		}
 		if err := addMembers(ctx, tx, group.Conn, group.ID, add); err != nil {
