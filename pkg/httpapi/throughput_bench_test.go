@@ -33,7 +33,7 @@ import (
 // and given those 50 users in one PATCH: the replay's mix, 5.04 requests per
 // user.
 //
-// It reports, per request, the process's CPU time (cpu-µs/req, user+system
+// It reports, per request, the process's CPU time (cpu-ns/req, user+system
 // from getrusage: what the 2-core ceiling of the replay divides by), the wall
 // time (ns/req) and the heap allocations (allocs/req, B/req). CPU per request is
 // the figure to compare between builds on a shared machine; wall time is
@@ -141,7 +141,7 @@ func BenchmarkOktaReplaySQLite(b *testing.B) {
 	}
 	n := float64(requests.Load())
 	b.ReportMetric(n/float64(b.N), "req/op")
-	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/req")
+	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/req")
 	b.ReportMetric(float64(elapsed.Nanoseconds())/n, "ns/req")
 	b.ReportMetric(float64(memEnd.Mallocs-memStart.Mallocs)/n, "allocs/req")
 	b.ReportMetric(float64(memEnd.TotalAlloc-memStart.TotalAlloc)/n, "B/req")
