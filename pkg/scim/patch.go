@@ -369,7 +369,7 @@ func (p *patcher) applyPath(op patchOp, path string, value any) error {
 	if p.s.schemas.startsWithUndeclaredURN(p.typ, path) {
 		return p.applyUndeclared(op, path, value)
 	}
-	parsed, err := filter.ParsePath([]byte(path))
+	parsed, err := parsePatchPath(path)
 	if err != nil {
 		return Errorf(EInvalidPath, "operation %d: path %q is not a valid SCIM path (RFC 7644 §3.5.2): %v", op.index, path, err)
 	}

@@ -119,6 +119,11 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		if err != nil {
 			return err
 		}
+		// A user's groups are derived from the memberships, which an update
+		// of the user never changes: the written user has the groups just
+		// read, in the same transaction, without reading them again.
+		groups := slices.Clone(cur.Groups)
+		read := &scim.Resource{ID: cur.ID, Name: cur.Name, ExternalID: cur.ExternalID, Version: cur.Version}
 		ch, err := modify(cur)
 		if err != nil {
 			return err
@@ -135,13 +140,14 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 				return err
 			}
 		}
-		if len(add) == 0 && len(remove) == 0 && sameOwnAttributes(cur, next) {
+		same, attrs := sameOwnAttributes(cur, next)
+		if len(add) == 0 && len(remove) == 0 && same {
 			return nil // nothing changes: the version stays
 		}
 		if err := checkMembers(ctx, tx, conn, add); err != nil {
 			return err
 		}
-		if err := replaceOwn(ctx, tx, next, cur.Version); err != nil {
+		if err := replaceOwn(ctx, tx, next, read, attrs); err != nil {
 			return err
 		}
 		if err := addMembers(ctx, tx, conn, id, add); err != nil {
@@ -155,7 +161,9 @@ func (s *Store) Update(ctx context.Context, conn scim.Connection, typ scim.Resou
 		}
 		written := *next
 		written.Members = nil
-		if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{&written}, withMembers); err != nil {
+		if typ == scim.UserResource {
+			written.Groups = groups
+		} else if err := fillRelations(ctx, tx, conn, typ, []*scim.Resource{&written}, withMembers); err != nil {
 			return err
 		}
 		out = &written
@@ -276,39 +284,63 @@ WHERE tenant = ? AND sso = ? AND group_id = ? AND user_id IN (SELECT value FROM 
 	return effAdd, effRemove, nil
 }
 
-// sameOwnAttributes reports whether next stores exactly what cur does.
-func sameOwnAttributes(cur, next *scim.Resource) bool {
-	if cur.Name != next.Name || cur.ExternalID != next.ExternalID || cur.Active != next.Active {
-		return false
+// sameOwnAttributes reports whether next stores exactly what cur does. It
+// also returns next's attributes as they are written (nil if they do not
+// encode), so that the write does not encode them a second time.
+func sameOwnAttributes(cur, next *scim.Resource) (bool, []byte) {
+	b, err := json.Marshal(next.Attributes)
+	if err != nil {
+		return false, nil
 	}
-	a, errA := json.Marshal(cur.Attributes)
-	b, errB := json.Marshal(next.Attributes)
-	return errA == nil && errB == nil && string(a) == string(b)
+	if cur.Name != next.Name || cur.ExternalID != next.ExternalID || cur.Active != next.Active {
+		return false, b
+	}
+	a, err := json.Marshal(cur.Attributes)
+	return err == nil && string(a) == string(b), b
 }
 
 // Replace implements scim.Store. Memberships are left as they are: members
 // change only through ModifyMembers, and a user's groups are derived.
 func (s *Store) Replace(ctx context.Context, r *scim.Resource, prevVersion int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := replaceOwn(ctx, tx, r, prevVersion); err != nil {
+		if err := replaceOwn(ctx, tx, r, &scim.Resource{Version: prevVersion}, nil); err != nil {
 			return err
 		}
 		return recordReplace(ctx, tx, r)
 	})
 }
 
-// replaceOwn overwrites the resource's own attributes if it is live at prevVersion.
-func replaceOwn(ctx context.Context, tx *sql.Tx, r *scim.Resource, prevVersion int64) error {
-	attrs, err := json.Marshal(r.Attributes)
-	if err != nil {
-		return fmt.Errorf("replace %s: encode attributes: %w", r, err)
+// replaceOwn overwrites the resource's own attributes if it is live at
+// prev.Version. prev is what the caller read of it: when its name and
+// externalId are those of r, they are left out of the UPDATE, so that SQLite
+// leaves the two unique indexes on them alone (an index is rewritten for
+// every row whose UPDATE assigns one of its columns, changed or not;
+// https://www.sqlite.org/lang_update.html). A prev carrying only the
+// version always writes them. attrs is r.Attributes encoded, when the caller
+// has them already; nil encodes them here.
+func replaceOwn(ctx context.Context, tx *sql.Tx, r *scim.Resource, prev *scim.Resource, attrs []byte) error {
+	var err error
+	if attrs == nil {
+		if attrs, err = json.Marshal(r.Attributes); err != nil {
+			return fmt.Errorf("replace %s: encode attributes: %w", r, err)
+		}
 	}
-	res, err := tx.ExecContext(ctx, `
+	var res sql.Result
+	if prev.ID == r.ID && prev.Name == r.Name && prev.ExternalID == r.ExternalID {
+		res, err = tx.ExecContext(ctx, `
+UPDATE resources
+SET active = ?, version = ?, last_modified = ?, attributes = ?
+WHERE `+liveResource+` AND id = ? AND version = ?`,
+			r.Active, r.Version, formatTime(r.LastModified), string(attrs),
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prev.Version)
+	} else {
+		res, err = tx.ExecContext(ctx, `
 UPDATE resources
 SET name = ?, name_key = ?, external_id = ?, active = ?, version = ?, last_modified = ?, attributes = ?
 WHERE `+liveResource+` AND id = ? AND version = ?`,
-		r.Name, scim.NameKey(r.Type, r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
-		r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prevVersion)
+			r.Name, scim.NameKey(r.Type, r.Name), r.ExternalID, r.Active, r.Version, formatTime(r.LastModified), string(attrs),
+			r.Conn.Tenant, r.Conn.SSO, string(r.Type), r.ID, prev.Version)
+	}
 	if isUniqueViolation(err) {
 		return uniquenessError(ctx, tx, r, err)
 	}
@@ -379,7 +411,7 @@ func (s *Store) ModifyMembers(ctx context.Context, group *scim.Resource, prevVer
 		if err != nil {
 			return err
 		}
-		if err := replaceOwn(ctx, tx, group, prevVersion); err != nil {
+		if err := replaceOwn(ctx, tx, group, &scim.Resource{Version: prevVersion}, nil); err != nil {
 			return err
 		}
 		if err := addMembers(ctx, tx, group.Conn, group.ID, add); err != nil {

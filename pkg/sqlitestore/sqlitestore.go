@@ -87,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 
-	writer, err := sql.Open("sqlite", dsn(abs, true))
+	writer, err := openDB(dsn(abs, true))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
@@ -95,7 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// Keep the one connection open: reopening would rerun the pragmas.
 	writer.SetConnMaxIdleTime(0)
 	writer.SetConnMaxLifetime(0)
-	reader, err := sql.Open("sqlite", dsn(abs, false))
+	reader, err := openDB(dsn(abs, false))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", err)
