@@ -259,6 +259,17 @@ func (p *patcher) applyUndeclared(op patchOp, path string, value any) error {
 	if strings.ContainsAny(rest, "[]") {
 		return Errorf(EInvalidPath, "operation %d: path %q filters an undeclared attribute; declare its schema to use value filters", op.index, path)
 	}
+	if op.op != "remove" {
+		if name, sub, _ := strings.Cut(rest, "."); rest == "" {
+			if obj, ok := value.(map[string]any); ok {
+				observeObject(&p.observed, p.typ, urn, obj)
+			}
+		} else if sub != "" {
+			observeValue(&p.observed, p.typ, urn, name, map[string]any{})
+		} else {
+			observeValue(&p.observed, p.typ, urn, name, value)
+		}
+	}
 	ext, _ := p.doc[urn].(map[string]any)
 	if rest == "" {
 		// The extension URN itself: remove drops it, add and replace merge
@@ -409,11 +420,14 @@ func changedInner(before, after map[string]any) []string {
 	return out
 }
 
-// undeclaredAccepted is what checkResourceSchemas accepts besides the known
-// schemas: undeclared extension URNs, unless the policy rejects them.
+// undeclaredAccepted is what checkResourceSchemas accepts besides the
+// built-in schemas: the connection's declared extensions, and undeclared
+// extension URNs unless the policy rejects them.
 func (s *Service) undeclaredAccepted(typ ResourceType, policy ExtensionPolicy) func(string) bool {
-	if policy == ExtensionsReject {
-		return nil
+	return func(urn string) bool {
+		if ext := s.schemas.extension(typ, urn); ext != nil {
+			return s.schemas.isDeclared(ext)
+		}
+		return policy != ExtensionsReject && s.schemas.isUndeclaredURN(typ, urn)
 	}
-	return func(urn string) bool { return s.schemas.isUndeclaredURN(typ, urn) }
 }

@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -37,9 +39,20 @@ func endpoint(typ ResourceType) string {
 
 // Document returns the full JSON representation of r (RFC 7643 §3) for the
 // connection whose base URL is baseURL, before any attribute projection.
-func (s *Service) Document(r *Resource, baseURL string) map[string]any {
+func (s *Service) Document(ctx context.Context, r *Resource, baseURL string) map[string]any {
+	return s.view(ctx).document(r, baseURL)
+}
+
+func (s *Service) document(r *Resource, baseURL string) map[string]any {
 	doc := make(map[string]any, len(r.Attributes)+6)
 	for k, v := range r.Attributes {
+		if ext := s.schemas.extension(r.Type, k); ext != nil && k != ext.ID && strings.HasPrefix(strings.ToLower(k), "urn:") {
+			// Stored under another spelling while undeclared: rendered
+			// under the declared id, which filters and paths name.
+			if _, both := r.Attributes[ext.ID]; !both {
+				k = ext.ID
+			}
+		}
 		doc[k] = v
 	}
 	schemas := []any{s.schemas.core(r.Type).ID}
@@ -117,7 +130,8 @@ type attrRef struct {
 
 // ParseProjection validates the attributes and excludedAttributes parameters
 // (comma-separated attribute paths, optionally URN-qualified) for typ.
-func (s *Service) ParseProjection(typ ResourceType, attributes, excludedAttributes string) (Projection, error) {
+func (s *Service) ParseProjection(ctx context.Context, typ ResourceType, attributes, excludedAttributes string) (Projection, error) {
+	s = s.view(ctx)
 	var p Projection
 	var err error
 	if p.include, err = s.parseAttrList(typ, attributes, "attributes"); err != nil {
@@ -214,7 +228,8 @@ func (p Projection) Wants(name string) bool {
 
 // Apply projects doc in place (RFC 7644 §3.4.2.5, RFC 7643 §2.2 "returned"):
 // returned=always attributes (id, schemas) survive, returned=never never appear.
-func (s *Service) Apply(typ ResourceType, doc map[string]any, p Projection) map[string]any {
+func (s *Service) Apply(ctx context.Context, typ ResourceType, doc map[string]any, p Projection) map[string]any {
+	s = s.view(ctx)
 	core := s.schemas.core(typ)
 	if len(p.include) > 0 {
 		out := map[string]any{"schemas": doc["schemas"], "id": doc["id"]}
@@ -267,7 +282,51 @@ func (s *Service) Apply(typ ResourceType, doc map[string]any, p Projection) map[
 			delete(doc, r.schema)
 		}
 	}
+	s.applyReturned(typ, doc, p)
 	return doc
+}
+
+// applyReturned drops the extension attributes whose "returned" keeps them
+// out (RFC 7643 §7): never, or request unless the attributes parameter
+// names them. The built-in extension has none; a declared one may.
+func (s *Service) applyReturned(typ ResourceType, doc map[string]any, p Projection) {
+	for _, ext := range s.schemas.extensions(typ) {
+		obj, _ := doc[ext.ID].(map[string]any)
+		if obj == nil {
+			continue
+		}
+		var trimmed map[string]any
+		for _, a := range ext.Attributes {
+			if a.Returned != ReturnedNever && (a.Returned != ReturnedRequest || p.names(ext.ID, a.Name)) {
+				continue
+			}
+			if _, ok := obj[a.Name]; !ok {
+				continue
+			}
+			if trimmed == nil {
+				// doc shares the stored maps (document copies only the top level).
+				trimmed = maps.Clone(obj)
+			}
+			delete(trimmed, a.Name)
+		}
+		switch {
+		case trimmed == nil:
+		case len(trimmed) == 0:
+			delete(doc, ext.ID)
+		default:
+			doc[ext.ID] = trimmed
+		}
+	}
+}
+
+// names reports whether the attributes parameter named attribute name of schema.
+func (p Projection) names(schema, name string) bool {
+	for _, r := range p.include {
+		if r.schema == schema && r.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // mergeSub copies only sub-attribute sub of v (complex or multi-valued complex) into have.

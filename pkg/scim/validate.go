@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,7 +13,8 @@ import (
 type normalized struct {
 	attrs      map[string]any // canonical names; no readOnly, writeOnly or members
 	members    []Member
-	hasMembers bool // the body carried a members attribute (even an empty one)
+	hasMembers bool          // the body carried a members attribute (even an empty one)
+	observed   []Observation // undeclared attributes kept (observe.go)
 }
 
 // normalizeResource validates body against typ's schemas (RFC 7643 §2, §4)
@@ -20,7 +22,12 @@ type normalized struct {
 // case-insensitively (RFC 7643 §2.1). readOnly attributes are ignored, as
 // RFC 7643 §2.2 says clients' values for them are; password (writeOnly) is
 // checked and discarded because scimgate never stores it.
-func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, policy ExtensionPolicy) (*normalized, error) {
+//
+// stored, on a PATCH, is the resource's attributes before the operations:
+// a value kept there that the connection's declaration no longer fits (it
+// was stored before the schema was declared, or retyped) stays as it is,
+// so a changed declaration never loses data nor blocks other changes.
+func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, policy ExtensionPolicy, stored map[string]any) (*normalized, error) {
 	core := s.core(typ)
 	out := &normalized{attrs: map[string]any{}}
 	for key, raw := range body {
@@ -32,9 +39,13 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, polic
 				if err := normalizeUndeclared(typ, key, raw, out.attrs, policy); err != nil {
 					return nil, err
 				}
+				if kept, ok := out.attrs[key].(map[string]any); ok && policy != ExtensionsIgnore {
+					observeObject(&out.observed, typ, key, kept)
+				}
 				continue
 			}
-			if err := s.normalizeURNKey(typ, key, raw, out.attrs); err != nil {
+			storedExt, _ := lookupFolded(stored, key).(map[string]any)
+			if err := s.normalizeURNKey(typ, key, raw, out.attrs, storedExt); err != nil {
 				return nil, err
 			}
 			continue
@@ -43,7 +54,8 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, polic
 		if a == nil {
 			if ext, ea := s.unqualified(typ, key); ea != nil {
 				// An extension attribute sent without its URN (RFC 7644 §3.10 only says SHOULD qualify).
-				if err := s.normalizeURNKey(typ, ext.ID, map[string]any{ea.Name: raw}, out.attrs); err != nil {
+				storedExt, _ := lookupFolded(stored, ext.ID).(map[string]any)
+				if err := s.normalizeURNKey(typ, ext.ID, map[string]any{ea.Name: raw}, out.attrs, storedExt); err != nil {
 					return nil, err
 				}
 				continue
@@ -99,7 +111,7 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, polic
 
 // normalizeURNKey handles a top-level key that is a schema URN: an extension
 // object, or the core schema URN wrapping core attributes.
-func (s *Schemas) normalizeURNKey(typ ResourceType, key string, raw any, attrs map[string]any) error {
+func (s *Schemas) normalizeURNKey(typ ResourceType, key string, raw any, attrs map[string]any, stored map[string]any) error {
 	ext := s.extension(typ, key)
 	if ext == nil {
 		return Errorf(EInvalidValue, "schema extension %q is not supported for %s resources", key, typ)
@@ -111,18 +123,39 @@ func (s *Schemas) normalizeURNKey(typ ResourceType, key string, raw any, attrs m
 	if !ok {
 		return Errorf(EInvalidValue, "%q must be a JSON object", key)
 	}
+	declared := s.isDeclared(ext)
 	normalizedExt := map[string]any{}
 	for k, v := range obj {
 		a := ext.Attr(k)
+		var nv any
+		var err error
 		if a == nil {
-			return Errorf(EInvalidValue, "attribute %q is not defined in schema %s", k, ext.ID)
+			err = Errorf(EInvalidValue, "attribute %q is not defined in schema %s", k, ext.ID)
+			if declared {
+				err = Errorf(EInvalidValue, "attribute %q is not defined in schema %s as this connection declares it; add it to the declaration (scimgate connection schema set) or send it under another extension URN", k, ext.ID)
+			}
+		} else {
+			nv, err = normalizeValue(a, v, ext.ID+":"+a.Name)
 		}
-		nv, err := normalizeValue(a, v, ext.ID+":"+a.Name)
 		if err != nil {
+			if declared && stored != nil {
+				if sv, had := lookupPresent(stored, k); had && jsonEqual(sv, v) {
+					// Kept from before the declaration changed (declared.go).
+					normalizedExt[k] = v
+					continue
+				}
+			}
 			return err
 		}
 		if nv != nil && a.Mutability != ReadOnly {
 			normalizedExt[a.Name] = nv
+		}
+	}
+	if declared {
+		for _, a := range ext.Attributes {
+			if _, has := normalizedExt[a.Name]; a.Required && a.Mutability != ReadOnly && !has {
+				return Errorf(EInvalidValue, "attribute %q is required by schema %s as this connection declares it; send it, or declare it with \"required\": false", ext.ID+":"+a.Name, ext.ID)
+			}
 		}
 	}
 	if len(normalizedExt) > 0 {
@@ -274,6 +307,11 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 		return nil, typeError(path, a, v)
 	case TypeInteger:
 		n, ok := v.(json.Number)
+		if str, isString := v.(string); isString && isIntegerText(str) {
+			// Okta's and Entra's mappings send a numeric custom attribute
+			// as a string when its source attribute is one.
+			n, ok = json.Number(str), true
+		}
 		if !ok {
 			if f, isFloat := v.(float64); isFloat && f == math.Trunc(f) {
 				return int64(f), nil
@@ -286,6 +324,11 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 		}
 		return i, nil
 	case TypeDecimal:
+		if str, isString := v.(string); isString {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(str), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && strings.TrimSpace(str) != "" {
+				return f, nil // as for integers: a mapped number sent as a string
+			}
+		}
 		switch n := v.(type) {
 		case json.Number:
 			f, err := n.Float64()
@@ -372,4 +415,18 @@ func oneObject(list []any) (map[string]any, bool) {
 	}
 	obj, ok := list[0].(map[string]any)
 	return obj, ok
+}
+
+// isIntegerText reports whether s is an optionally signed run of decimal digits.
+func isIntegerText(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
