@@ -47,6 +47,7 @@ func commands() ([]*command, []*group) {
 		{name: "events", summary: "list and follow a connection's change records", subs: eventsCommands()},
 		{name: "connection schema", summary: "set or show a connection's custom-attribute schemas and the policy for undeclared extensions",
 			subs: []*command{connectionSchemaSetCommand(), connectionSchemaShowCommand()}},
+		{name: "schema default", summary: "set or show the platform's default extension schemas, declared for every connection", subs: schemaDefaultCommands()},
 		{name: "connection idp", summary: "set, show or clear a connection's link to its IdP's API, for reconcile", subs: idpCommands()},
 		{name: "webhook", summary: "manage webhook endpoints: create, list, show, update, delete, rotate-secret, replay, deliveries", subs: webhookCommands()},
 	}

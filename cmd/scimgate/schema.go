@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -105,14 +107,63 @@ func connectionSchemaShowCommand() *command {
 					if af.json {
 						return printJSON(out.stdout, settings)
 					}
-					return printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
+					if err := printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
 						{"connection", conn.String()},
 						{"unknown_extensions", settings.UnknownExtensions},
 						{"declared schemas", fmt.Sprint(len(settings.Declared))},
 						{"observed attributes", fmt.Sprint(len(settings.Observed))},
-					})
+					}); err != nil {
+						return err
+					}
+					return printDeclared(out.stdout, settings.Declared)
 				})
 			}
 		},
 	}
+}
+
+// declaredSummary is what the tables show of a declared Schema resource.
+type declaredSummary struct {
+	ID           string `json:"id"`
+	ResourceType string `json:"x-resourceType"`
+	Attributes   []struct {
+		Name          string `json:"name"`
+		SubAttributes []struct {
+			Name string `json:"name"`
+		} `json:"subAttributes"`
+	} `json:"attributes"`
+}
+
+// printDeclared prints declared Schema resources as a table: schema,
+// resource type, attributes (a complex one with its sub-attributes in
+// parentheses). Nothing when none is declared.
+func printDeclared(w io.Writer, declared []json.RawMessage) error {
+	if len(declared) == 0 {
+		return nil
+	}
+	rows := make([][]string, 0, len(declared))
+	for _, raw := range declared {
+		var s declaredSummary
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("read a declared schema: %w", err)
+		}
+		names := make([]string, 0, len(s.Attributes))
+		for _, a := range s.Attributes {
+			name := a.Name
+			if len(a.SubAttributes) > 0 {
+				subs := make([]string, 0, len(a.SubAttributes))
+				for _, sub := range a.SubAttributes {
+					subs = append(subs, sub.Name)
+				}
+				name += "(" + strings.Join(subs, ", ") + ")"
+			}
+			names = append(names, name)
+		}
+		if s.ResourceType == "" {
+			s.ResourceType = string(scim.UserResource)
+		}
+		rows = append(rows, []string{s.ID, s.ResourceType, strings.Join(names, ", ")})
+	}
+	fmt.Fprintln(w)
+	return printTable(w, []string{"SCHEMA", "RESOURCE TYPE", "ATTRIBUTES"}, rows)
 }

@@ -48,7 +48,7 @@ func TestConnectionSchemasAPI(t *testing.T) {
 			}
 			want(t, doSCIM(t, "POST", scimBase+"/Users", secret, user("b@example.com")), http.StatusBadRequest, "POST under reject")
 
-			for _, bad := range []string{`{"unknown_extensions":"keep"}`, `{}`, `{"declared":[{"id":"urn:x:User"}]}`, `{"unknownExtensions":"store"}`} {
+			for _, bad := range []string{`{"unknown_extensions":"keep"}`, `{}`, `{"declared":[` + badSchema + `]}`, `{"unknownExtensions":"store"}`} {
 				want(t, do(t, "PUT", api+"/acme/entra/schemas", testAdminToken, bad), http.StatusBadRequest, "PUT "+bad)
 			}
 			r = do(t, "GET", api+"/acme/entra/schemas", testAdminToken, "")

@@ -17,7 +17,9 @@ import (
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/adminapi"
+	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/changes"
+	"github.com/scimgate/scimgate/pkg/declared"
 	"github.com/scimgate/scimgate/pkg/health"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
@@ -194,7 +196,13 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 		resources = o.ops.store(resources)
 	}
 	svc := scim.NewService(resources)
-	cfg := httpapi.Config{Service: svc, Tokens: st.tokens, Logger: logger, RequestTimeout: o.requestTimeout}
+	// One cache of the platform's default declaration per process, shared
+	// by the SCIM API and the admin views.
+	var defaults httpapi.DefaultSchemaSource
+	if ds, ok := st.conns.(auth.DefaultSchemaStore); ok {
+		defaults = declared.NewCache(ds, time.Now, declared.DefaultMaxAge, logger)
+	}
+	cfg := httpapi.Config{Service: svc, Tokens: st.tokens, Logger: logger, RequestTimeout: o.requestTimeout, DefaultSchemas: defaults}
 	if o.ops != nil {
 		if err := o.ops.apply(&cfg); err != nil {
 			return nil, err
@@ -213,7 +221,7 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 		views := httpapi.New(httpapi.Config{
 			Service: svc, Logger: logger, RoutePrefix: adminapi.ViewsPrefix, ReadOnly: true,
 			Resources:    []httpapi.Resource{httpapi.UsersResource, httpapi.GroupsResource},
-			Authenticate: authorize.SCIMAuthenticator(),
+			Authenticate: authorize.SCIMAuthenticator(), Connections: st.conns, DefaultSchemas: defaults,
 		})
 		feed, _ := st.resources.(changes.Feed)
 		hooks, _ := st.resources.(webhooks.Store)

@@ -45,15 +45,72 @@ func (s *Service) ShowSchemas(ctx context.Context, conn scim.Connection) (*Schem
 	if policy == "" {
 		policy = scim.ExtensionsStore
 	}
-	return &SchemaSettings{Declared: []json.RawMessage{}, Observed: []Observed{}, UnknownExtensions: string(policy)}, nil
+	declared, err := declaredResources(rec.DeclaredSchemas)
+	if err != nil {
+		return nil, fmt.Errorf("show schemas of connection %s: %w", conn, err)
+	}
+	return &SchemaSettings{Declared: declared, Observed: []Observed{}, UnknownExtensions: string(policy)}, nil
 }
 
-// SetSchemas changes the connection's policy for undeclared extensions.
-// Declaring schemas per connection is not available yet: a non-empty
-// declared set is refused, saying so, rather than accepted and ignored.
+// declaredResources renders a stored declaration as its Schema resources,
+// as /Schemas serves them; [] when none is stored.
+func declaredResources(canonical string) ([]json.RawMessage, error) {
+	d, err := scim.ParseDeclaration([]byte(canonical))
+	if err != nil {
+		// Stored only after ParseDeclaration accepted it: a failure here is
+		// ours (a stored value this version cannot read), never the caller's.
+		return nil, fmt.Errorf("read the stored declaration: %v", scim.ErrorDetailOf(err))
+	}
+	if res := d.Resources(); res != nil {
+		return res, nil
+	}
+	return []json.RawMessage{}, nil
+}
+
+// parseDeclared validates a declared set given as a list of Schema
+// resources and returns its canonical JSON. The error is
+// scim.ParseDeclaration's: 400 invalidValue naming the schema and the
+// attribute at fault.
+func parseDeclared(list []json.RawMessage) (string, error) {
+	if list == nil {
+		list = []json.RawMessage{}
+	}
+	data, err := json.Marshal(list)
+	if err != nil {
+		return "", scim.Errorf(scim.EInvalidValue, "declared: not a JSON array of Schema resources: %v", err)
+	}
+	d, err := scim.ParseDeclaration(data)
+	if err != nil {
+		return "", err
+	}
+	return d.JSON(), nil
+}
+
+// SetSchemas changes the connection's declared extension schemas and/or
+// its policy for undeclared extensions. Both are validated before either
+// is written, so a PUT with one bad part changes nothing. declared: []
+// clears the declared set.
 func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u SchemaUpdate) (*SchemaSettings, error) {
-	if u.Declared != nil && len(*u.Declared) > 0 {
-		return nil, scim.Errorf(scim.EInvalidValue, "declared: declaring extension schemas per connection is not available in this version; undeclared extensions are kept, returned and PATCHable under the \"store\" policy (docs/custom-attributes.md)")
+	var canonical string
+	if u.Declared != nil {
+		var err error
+		if canonical, err = parseDeclared(*u.Declared); err != nil {
+			return nil, err
+		}
+	}
+	if u.UnknownExtensions != nil {
+		if _, err := scim.ParseExtensionPolicy(*u.UnknownExtensions); err != nil {
+			return nil, err
+		}
+	}
+	if u.Declared != nil {
+		ds, ok := s.cfg.Store.(auth.DeclaredSchemaStore)
+		if !ok {
+			return nil, fmt.Errorf("set declared schemas of connection %s: the store cannot keep them", conn)
+		}
+		if err := ds.SetDeclaredSchemas(ctx, conn, canonical); err != nil {
+			return nil, fmt.Errorf("set declared schemas of connection %s: %w", conn, err)
+		}
 	}
 	if u.UnknownExtensions != nil {
 		policy, err := scim.ParseExtensionPolicy(*u.UnknownExtensions)

@@ -119,6 +119,8 @@ func New(cfg Config) *Handler {
 		"GET " + AllEventsPattern:                     (*call).listAllEvents,
 		"GET " + connPattern + "/schemas":             (*call).getSchemas,
 		"PUT " + connPattern + "/schemas":             (*call).putSchemas,
+		"GET " + DefaultSchemasPattern:                (*call).getDefaultSchemas,
+		"PUT " + DefaultSchemasPattern:                (*call).putDefaultSchemas,
 	}
 	for k, fn := range webhookHandlers() {
 		handlers[k] = fn

@@ -43,6 +43,8 @@ func Routes() []Route {
 		{Method: "GET", Pattern: AllEventsPattern},
 		{Method: "GET", Pattern: connPattern + "/schemas"},
 		{Method: "PUT", Pattern: connPattern + "/schemas"},
+		{Method: "GET", Pattern: DefaultSchemasPattern},
+		{Method: "PUT", Pattern: DefaultSchemasPattern},
 		{Method: "GET", Pattern: connPattern + "/Users", View: true},
 		{Method: "GET", Pattern: connPattern + "/Users/{id}", View: true},
 		{Method: "GET", Pattern: connPattern + "/Groups", View: true},

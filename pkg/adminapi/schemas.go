@@ -36,3 +36,36 @@ func (c *call) putSchemas() error {
 	}
 	return writeJSON(c.w, http.StatusOK, settings)
 }
+
+// DefaultSchemasPattern is the platform's default declaration: the
+// extension schemas every connection has beneath its own
+// (docs/custom-attributes.md, "The platform's default set").
+const DefaultSchemasPattern = Prefix + "/schemas/default"
+
+// defaultSchemasRequest is the body of PUT /admin/v1/schemas/default.
+type defaultSchemasRequest struct {
+	Declared *[]json.RawMessage `json:"declared"`
+}
+
+func (c *call) getDefaultSchemas() error {
+	settings, err := c.svc.ShowDefaultSchemas(c.r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, settings)
+}
+
+func (c *call) putDefaultSchemas() error {
+	var req defaultSchemasRequest
+	if err := c.decode(&req, false); err != nil {
+		return err
+	}
+	if req.Declared == nil {
+		return invalid("declared", `give "declared": a JSON array of Schema resources ([] clears the default)`)
+	}
+	settings, err := c.svc.SetDefaultSchemas(c.r.Context(), *req.Declared)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, settings)
+}

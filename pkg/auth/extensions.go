@@ -20,3 +20,25 @@ type ExtensionPolicyStore interface {
 func AuthenticateConnection(ctx context.Context, store TokenStore, authorization string, conn scim.Connection, now time.Time) (*TokenInfo, *ConnectionRecord, error) {
 	return authenticate(ctx, store, authorization, conn, now)
 }
+
+// DeclaredSchemaStore sets a live connection's declared extension schemas
+// (ConnectionRecord.DeclaredSchemas), like ExtensionPolicyStore sets its
+// policy: on the connection record that FindToken already reads. canonical
+// is scim.Declaration.JSON of a parsed declaration ("" or "[]" declares
+// none); the store keeps it as given and does not parse it.
+type DeclaredSchemaStore interface {
+	SetDeclaredSchemas(ctx context.Context, conn scim.Connection, canonical string) error
+}
+
+// DefaultSchemaStore keeps the platform's default declaration: one set of
+// extension schemas for the whole deployment, applied beneath every
+// connection's own (docs/custom-attributes.md, "The platform's default
+// set"). It is stored once, so that a change reaches every connection, new
+// and existing, without rewriting any of them.
+type DefaultSchemaStore interface {
+	// DefaultSchemas returns the canonical JSON of the default declaration;
+	// "" when none was ever set.
+	DefaultSchemas(ctx context.Context) (string, error)
+	// SetDefaultSchemas replaces it; "" or "[]" clears it.
+	SetDefaultSchemas(ctx context.Context, canonical string) error
+}

@@ -36,6 +36,12 @@ type ConnectionRecord struct {
 	// It lives on the connection record so that authentication, which reads
 	// the record with the token, brings it at no extra read.
 	UnknownExtensions scim.ExtensionPolicy
+	// DeclaredSchemas is the connection's own declaration of extension
+	// schemas in canonical JSON (scim.Declaration.JSON); "" declares none.
+	// It is on the record for the same reason as UnknownExtensions: the
+	// token lookup brings it, so applying it costs no read per request
+	// (only read units: docs/custom-attributes.md gives them).
+	DeclaredSchemas string
 }
 
 // Live reports whether the connection has not been deleted.

@@ -42,6 +42,10 @@ type connectionItem struct {
 	Deleted string `dynamodbav:"deleted,omitempty"`
 	// UnknownExtensions: scim.ExtensionPolicy; absent is the default, store.
 	UnknownExtensions string `dynamodbav:"unknown_extensions,omitempty"`
+	// DeclaredSchemas: canonical JSON of scim.Declaration; absent declares
+	// none. On the connection item only, never on the directory entry
+	// (extensions.go says why).
+	DeclaredSchemas string `dynamodbav:"declared_schemas,omitempty"`
 }
 
 func decodeConnection(item map[string]types.AttributeValue) (*auth.ConnectionRecord, error) {
@@ -52,6 +56,7 @@ func decodeConnection(item map[string]types.AttributeValue) (*auth.ConnectionRec
 	c := &auth.ConnectionRecord{
 		Conn: scim.Connection{Tenant: ci.Tenant, SSO: ci.SSO}, Name: ci.Name, State: auth.ConnectionState(ci.State),
 		UnknownExtensions: scim.ExtensionPolicy(ci.UnknownExtensions),
+		DeclaredSchemas:   ci.DeclaredSchemas,
 	}
 	if c.State == "" {
 		c.State = auth.StateActive

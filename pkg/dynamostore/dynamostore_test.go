@@ -49,6 +49,12 @@ func TestConnectionContract(t *testing.T) {
 	})
 }
 
+func TestDeclaredSchemasContract(t *testing.T) {
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	storetest.RunDeclaredSchemas(t, dynamostore.New(client, srv.NewTable(t, client)))
+}
+
 // env is a store on a fresh table with a call counter on its client.
 type env struct {
 	client  *dynamodb.Client

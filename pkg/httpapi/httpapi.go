@@ -67,11 +67,32 @@ type Config struct {
 	Admit func(ctx context.Context, conn scim.Connection) error
 	// Observer, when set, sees every request (metrics).
 	Observer Observer
+	// DefaultSchemas, when set, is the platform's default declaration of
+	// extension schemas, put beneath each connection's own on every request
+	// (a declared.Cache over the store, so that it is not a read per
+	// request). nil: connections have only their own.
+	DefaultSchemas DefaultSchemaSource
+	// Connections, when set with a custom Authenticate, is read for the
+	// connection's policy and declared schemas, which the bearer-token
+	// check otherwise brings with the token (the admin API's views).
+	Connections ConnectionReader
 	// RequestTimeout is every request's deadline (DefaultRequestTimeout
 	// when zero). Work still running when it passes writes nothing more and
 	// is answered 503 with Retry-After. A deadline already on the request's
 	// context (a Lambda invocation's) applies if it is earlier.
 	RequestTimeout time.Duration
+}
+
+// DefaultSchemaSource gives the canonical JSON of the platform's default
+// declaration ("" for none); auth.DefaultSchemaStore and declared.Cache
+// are ones.
+type DefaultSchemaSource interface {
+	DefaultSchemas(ctx context.Context) (string, error)
+}
+
+// ConnectionReader reads a connection's record (auth.ConnectionStore is one).
+type ConnectionReader interface {
+	GetConnection(ctx context.Context, conn scim.Connection) (*auth.ConnectionRecord, error)
 }
 
 // Observer is told of each request: StartRequest before anything else (the
@@ -383,7 +404,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		rl.conn = conn
-		policy, err := h.authenticate(r, conn, rl)
+		rec, err := h.authenticate(r, conn, rl)
 		if err != nil {
 			rl.err = err
 			if scim.ErrorCodeOf(err) == scim.EUnauthorized {
@@ -405,7 +426,13 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 		if rl.tokenID != "" {
 			origin.Actor = changes.TokenActor(rl.tokenID)
 		}
-		r = r.WithContext(scim.WithExtensionPolicy(changes.WithOrigin(r.Context(), origin), policy))
+		ctx, err := h.withDeclaration(scim.WithExtensionPolicy(changes.WithOrigin(r.Context(), origin), rec.UnknownExtensions), rec)
+		if err != nil {
+			rl.err = err
+			writeError(w, err)
+			return
+		}
+		r = r.WithContext(ctx)
 		req := &request{h: h, w: w, r: r, conn: conn, base: baseURL(r, h.cfg.RoutePrefix, conn)}
 		if err := h.dispatch(rt, req); err != nil {
 			rl.err = outOfTime(err)
@@ -421,26 +448,61 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 // credentials value): with several, which one counts would depend on the
 // proxy in front, so none does.
 //
-// It returns the connection's policy for undeclared schema extensions,
-// read with the token (no extra store read); "" (store) with a custom
-// Config.Authenticate.
-func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) (scim.ExtensionPolicy, error) {
+// It returns the connection record read with the token (no extra store
+// read), for the connection's policy and declared schemas; with a custom
+// Config.Authenticate, the one Config.Connections reads, else an empty one.
+func (h *Handler) authenticate(r *http.Request, conn scim.Connection, rl *requestLog) (*auth.ConnectionRecord, error) {
 	if values := r.Header.Values("Authorization"); len(values) > 1 {
-		return "", scim.Errorf(scim.EUnauthorized, "the request carries %d Authorization headers; send exactly one", len(values))
+		return nil, scim.Errorf(scim.EUnauthorized, "the request carries %d Authorization headers; send exactly one", len(values))
 	}
 	if h.cfg.Authenticate != nil {
-		return "", h.cfg.Authenticate(r, conn)
+		if err := h.cfg.Authenticate(r, conn); err != nil {
+			return nil, err
+		}
+		return h.connectionRecord(r.Context(), conn)
 	}
 	tok, rec, err := auth.AuthenticateConnection(r.Context(), h.cfg.Tokens, r.Header.Get("Authorization"), conn, rl.start)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	rl.tokenID = tok.ID
 	// A lagging last-used time must never fail a provisioning request.
 	if err := auth.RecordUse(r.Context(), h.cfg.Tokens, tok, rl.start); err != nil {
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
 	}
-	return rec.UnknownExtensions, nil
+	return rec, nil
+}
+
+// connectionRecord reads conn's record for a request a custom
+// Config.Authenticate admitted; an unknown connection has the defaults
+// (its views answer as for any connection with no resources).
+func (h *Handler) connectionRecord(ctx context.Context, conn scim.Connection) (*auth.ConnectionRecord, error) {
+	if h.cfg.Connections == nil {
+		return &auth.ConnectionRecord{Conn: conn}, nil
+	}
+	rec, err := h.cfg.Connections.GetConnection(ctx, conn)
+	if scim.IsNotFound(err) {
+		return &auth.ConnectionRecord{Conn: conn}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read connection %s: %w", conn, err)
+	}
+	return rec, nil
+}
+
+// withDeclaration puts on ctx the declared extension schemas the request
+// follows: the platform's default set, then the connection's own, whose
+// schema of the same id replaces the default's (docs/custom-attributes.md).
+// Every route of the connection gets them, /Schemas and /ResourceTypes too.
+func (h *Handler) withDeclaration(ctx context.Context, rec *auth.ConnectionRecord) (context.Context, error) {
+	platform := ""
+	if h.cfg.DefaultSchemas != nil {
+		var err error
+		if platform, err = h.cfg.DefaultSchemas.DefaultSchemas(ctx); err != nil {
+			return nil, fmt.Errorf("default schemas: %w", err)
+		}
+	}
+	return scim.WithDeclaration(ctx, platform, rec.DeclaredSchemas), nil
 }
 
 // outOfTime turns an unclassified error caused by the request's deadline

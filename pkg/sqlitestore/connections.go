@@ -14,7 +14,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/scim"
 )
 
-const connectionColumns = `tenant, sso, name, state, created, deleted_at, unknown_extensions`
+const connectionColumns = `tenant, sso, name, state, created, deleted_at, unknown_extensions, declared_schemas`
 
 func connectionNotFound(conn scim.Connection) error {
 	return scim.Errorf(scim.ENotFound, "connection %s not found", conn)
@@ -24,7 +24,7 @@ func scanConnection(row interface{ Scan(...any) error }) (*auth.ConnectionRecord
 	var c auth.ConnectionRecord
 	var state, created, policy string
 	var deleted sql.NullString
-	if err := row.Scan(&c.Conn.Tenant, &c.Conn.SSO, &c.Name, &state, &created, &deleted, &policy); err != nil {
+	if err := row.Scan(&c.Conn.Tenant, &c.Conn.SSO, &c.Name, &state, &created, &deleted, &policy, &c.DeclaredSchemas); err != nil {
 		return nil, err
 	}
 	c.UnknownExtensions = scim.ExtensionPolicy(policy)

@@ -109,6 +109,10 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		// 8: a connection's policy for undeclared schema extensions
 		// (scim.ExtensionPolicy); '' reads as the default, store.
 		`ALTER TABLE connections ADD COLUMN unknown_extensions TEXT NOT NULL DEFAULT '';`,
+		// 9: a connection's declared extension schemas (canonical JSON of
+		// scim.Declaration; '' declares none) and the deployment's settings,
+		// of which the platform's default declaration is one row.
+		declaredSchemasSchema,
 	}
 }
 

@@ -340,3 +340,8 @@ func TestIdPLinkContract(t *testing.T) {
 		return storetest.LinkStores{Connections: s, Links: s}
 	})
 }
+
+func TestDeclaredSchemasContract(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "scimgate.db"))
+	storetest.RunDeclaredSchemas(t, s)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/scimgate/scimgate/pkg/adminapi"
+	"github.com/scimgate/scimgate/pkg/declared"
 	"github.com/scimgate/scimgate/pkg/drift"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
@@ -89,6 +90,10 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 		Resources:       []httpapi.Resource{httpapi.UsersResource, httpapi.GroupsResource},
 		Authenticate:    authorize.SCIMAuthenticator(),
 		DedicatedTenant: cfg.DedicatedTenant,
+		// A view follows the connection's declaration as its SCIM API does:
+		// one GetItem of the connection item per view request.
+		Connections:    store,
+		DefaultSchemas: declared.NewCache(store, time.Now, declared.DefaultMaxAge, logger),
 	})
 	// The links and the last reports are served here; the runs themselves
 	// only in ReconcileFunction, the one function that may read the links'

@@ -10,11 +10,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/scimgate/scimgate/pkg/declared"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
@@ -76,13 +78,16 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, err
 	}
+	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource))
 	return tracer.Handler(httpapi.New(httpapi.Config{
 		// Per execution environment: see pkg/ratelimit for the effective bound.
-		Admit:           limiter.Admit,
-		Observer:        httpapi.Observers(recorder, healthObs),
-		Service:         scim.NewService(metrics.CountMemberChanges(store)),
-		Tokens:          store,
-		Logger:          lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource)),
+		Admit:    limiter.Admit,
+		Observer: httpapi.Observers(recorder, healthObs),
+		Service:  scim.NewService(metrics.CountMemberChanges(store)),
+		Tokens:   store,
+		Logger:   logger,
+		// Read once a minute per execution environment, not per request.
+		DefaultSchemas:  declared.NewCache(store, time.Now, declared.DefaultMaxAge, logger),
 		Resources:       []httpapi.Resource{resource},
 		DedicatedTenant: cfg.DedicatedTenant,
 	})), nil
