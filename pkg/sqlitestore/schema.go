@@ -109,6 +109,11 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		// 8: a connection's policy for undeclared schema extensions
 		// (scim.ExtensionPolicy); '' reads as the default, store.
 		`ALTER TABLE connections ADD COLUMN unknown_extensions TEXT NOT NULL DEFAULT '';`,
+		// 9: reserved for a column of the connections table (declared
+		// extension schemas); a no-op until that step lands here.
+		`-- 9: reserved`,
+		// 10: the observed schema of each connection (observed.go).
+		observedSchema,
 	}
 }
 
