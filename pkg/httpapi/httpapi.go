@@ -679,7 +679,7 @@ func (q *request) list(typ *scim.ResourceType, p listParams) error {
 		if typ != nil && *typ != t {
 			continue
 		}
-		proj, err := svc.ParseProjection(t, p.attributes, p.excluded)
+		proj, err := svc.ParseProjection(q.r.Context(), t, p.attributes, p.excluded)
 		if err != nil && typ != nil {
 			return err
 		}
@@ -699,7 +699,7 @@ func (q *request) list(typ *scim.ResourceType, p listParams) error {
 	}
 	resources := make([]any, 0, len(page.Resources))
 	for _, res := range page.Resources {
-		resources = append(resources, svc.Apply(res.Type, svc.Document(res, q.base), projections[res.Type]))
+		resources = append(resources, svc.Apply(q.r.Context(), res.Type, svc.Document(q.r.Context(), res, q.base), projections[res.Type]))
 	}
 	out := map[string]any{
 		"schemas":      []any{scim.ListResponseSchema},
@@ -728,7 +728,7 @@ func intParam(raw, name string, def int) (int, error) {
 
 func (q *request) projection(typ scim.ResourceType) (scim.Projection, error) {
 	params := q.r.URL.Query()
-	return q.h.cfg.Service.ParseProjection(typ, params.Get("attributes"), params.Get("excludedAttributes"))
+	return q.h.cfg.Service.ParseProjection(q.r.Context(), typ, params.Get("attributes"), params.Get("excludedAttributes"))
 }
 
 // precondition reads If-Match: "*" or absent means none; otherwise a list
@@ -794,7 +794,7 @@ func (q *request) location(res *scim.Resource) string {
 
 func (q *request) writeResource(status int, res *scim.Resource, proj scim.Projection) error {
 	svc := q.h.cfg.Service
-	doc := svc.Apply(res.Type, svc.Document(res, q.base), proj)
+	doc := svc.Apply(q.r.Context(), res.Type, svc.Document(q.r.Context(), res, q.base), proj)
 	q.w.Header().Set("ETag", scim.ETag(res.Version))
 	return writeJSON(q.w, status, doc)
 }
@@ -806,9 +806,9 @@ func (q *request) discovery(rt Route) error {
 	case strings.HasSuffix(rt.Pattern, "/ServiceProviderConfig"):
 		return writeJSON(q.w, http.StatusOK, svc.ServiceProviderConfig(q.base))
 	case strings.Contains(rt.Pattern, "/ResourceTypes"):
-		return writeDiscoveryList(q.w, svc.ResourceTypes(q.base), id, "resource type")
+		return writeDiscoveryList(q.w, svc.ResourceTypes(q.r.Context(), q.base), id, "resource type")
 	default:
-		return writeDiscoveryList(q.w, svc.SchemaDocuments(q.base), id, "schema")
+		return writeDiscoveryList(q.w, svc.SchemaDocuments(q.r.Context(), q.base), id, "schema")
 	}
 }
 

@@ -133,7 +133,7 @@ func ownAttributes(r *Resource) map[string]any {
 func (s *Service) recordDocument(r *Resource) map[string]any {
 	bare := *r
 	bare.Members, bare.Groups = nil, nil
-	doc := s.Document(&bare, "")
+	doc := s.document(&bare, "")
 	delete(doc, "members")
 	delete(doc, "groups")
 	if meta, ok := doc["meta"].(map[string]any); ok {

@@ -1,5 +1,7 @@
 package scim
 
+import "context"
+
 // Discovery documents (RFC 7644 §4, RFC 7643 §5–§7). They state only what
 // scimgate really does: IdPs read them to decide which requests to send.
 
@@ -38,19 +40,17 @@ func (s *Service) ServiceProviderConfig(baseURL string) map[string]any {
 }
 
 // ResourceTypes returns the /ResourceTypes documents.
-func (s *Service) ResourceTypes(baseURL string) []map[string]any {
+func (s *Service) ResourceTypes(ctx context.Context, baseURL string) []map[string]any {
+	s = s.view(ctx)
 	user := map[string]any{
-		"schemas":     []any{ResourceTypeSchema},
-		"id":          "User",
-		"name":        "User",
-		"endpoint":    "/Users",
-		"description": "User Account",
-		"schema":      UserSchema,
-		"schemaExtensions": []any{map[string]any{
-			"schema":   EnterpriseUserSchema,
-			"required": false,
-		}},
-		"meta": map[string]any{"resourceType": "ResourceType", "location": baseURL + "/ResourceTypes/User"},
+		"schemas":          []any{ResourceTypeSchema},
+		"id":               "User",
+		"name":             "User",
+		"endpoint":         "/Users",
+		"description":      "User Account",
+		"schema":           UserSchema,
+		"schemaExtensions": s.schemaExtensions(UserResource),
+		"meta":             map[string]any{"resourceType": "ResourceType", "location": baseURL + "/ResourceTypes/User"},
 	}
 	group := map[string]any{
 		"schemas":     []any{ResourceTypeSchema},
@@ -61,22 +61,32 @@ func (s *Service) ResourceTypes(baseURL string) []map[string]any {
 		"schema":      GroupSchema,
 		"meta":        map[string]any{"resourceType": "ResourceType", "location": baseURL + "/ResourceTypes/Group"},
 	}
+	if ext := s.schemaExtensions(GroupResource); len(ext) > 0 {
+		group["schemaExtensions"] = ext
+	}
 	return []map[string]any{user, group}
+}
+
+// schemaExtensions lists typ's extensions for /ResourceTypes. None is
+// required: an IdP that sends none of a declared schema's attributes must
+// still be able to create the resource (RFC 7643 §6).
+func (s *Service) schemaExtensions(typ ResourceType) []any {
+	var out []any
+	for _, ext := range s.schemas.extensions(typ) {
+		out = append(out, map[string]any{"schema": ext.ID, "required": false})
+	}
+	return out
 }
 
 // SchemaDocuments returns the /Schemas documents, generated from the same
 // definitions that validate requests.
-func (s *Service) SchemaDocuments(baseURL string) []map[string]any {
+func (s *Service) SchemaDocuments(ctx context.Context, baseURL string) []map[string]any {
+	s = s.view(ctx)
 	var out []map[string]any
 	for _, sc := range s.schemas.All() {
-		out = append(out, map[string]any{
-			"schemas":     []any{SchemaSchema},
-			"id":          sc.ID,
-			"name":        sc.Name,
-			"description": sc.Description,
-			"attributes":  attributeDocuments(sc.Attributes),
-			"meta":        map[string]any{"resourceType": "Schema", "location": baseURL + "/Schemas/" + sc.ID},
-		})
+		doc := schemaDocument(sc)
+		doc["meta"] = map[string]any{"resourceType": "Schema", "location": baseURL + "/Schemas/" + sc.ID}
+		out = append(out, doc)
 	}
 	return out
 }

@@ -409,11 +409,14 @@ func changedInner(before, after map[string]any) []string {
 	return out
 }
 
-// undeclaredAccepted is what checkResourceSchemas accepts besides the known
-// schemas: undeclared extension URNs, unless the policy rejects them.
+// undeclaredAccepted is what checkResourceSchemas accepts besides the
+// built-in schemas: the connection's declared extensions, and undeclared
+// extension URNs unless the policy rejects them.
 func (s *Service) undeclaredAccepted(typ ResourceType, policy ExtensionPolicy) func(string) bool {
-	if policy == ExtensionsReject {
-		return nil
+	return func(urn string) bool {
+		if ext := s.schemas.extension(typ, urn); ext != nil {
+			return s.schemas.isDeclared(ext)
+		}
+		return policy != ExtensionsReject && s.schemas.isUndeclaredURN(typ, urn)
 	}
-	return func(urn string) bool { return s.schemas.isUndeclaredURN(typ, urn) }
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"strconv"
@@ -138,7 +139,11 @@ func (f *Filter) Matches(doc map[string]any) bool {
 }
 
 // CompileFilter parses and resolves a filter expression for typ.
-func (s *Service) CompileFilter(typ ResourceType, raw string) (*Filter, error) {
+func (s *Service) CompileFilter(ctx context.Context, typ ResourceType, raw string) (*Filter, error) {
+	s, err := s.scoped(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return s.compileFilter(typ, raw, false)
 }
 

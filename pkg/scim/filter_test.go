@@ -201,12 +201,12 @@ func TestProjection(t *testing.T) {
 		{"", "emails,name.familyName,id,groups", nil, map[string]any{"emails": nil, "name.familyName": nil, "name.givenName": "A", "id": u.ID, "title": "Dr"}},
 	}
 	for _, tc := range tests {
-		proj, err := h.svc.ParseProjection(scim.UserResource, tc.attributes, tc.excluded)
+		proj, err := h.svc.ParseProjection(context.Background(), scim.UserResource, tc.attributes, tc.excluded)
 		if err != nil {
 			t.Fatalf("parse %q/%q: %v", tc.attributes, tc.excluded, err)
 		}
 		r, _ := h.svc.Get(context.Background(), conn, scim.UserResource, u.ID, false)
-		doc := roundTrip(t, h.svc.Apply(scim.UserResource, h.svc.Document(r, base), proj))
+		doc := roundTrip(t, h.svc.Apply(context.Background(), scim.UserResource, h.svc.Document(context.Background(), r, base), proj))
 		if tc.wantKeys != nil {
 			var keys []string
 			for k := range doc {
@@ -223,9 +223,9 @@ func TestProjection(t *testing.T) {
 			}
 		}
 	}
-	_, err := h.svc.ParseProjection(scim.UserResource, "shoeSize", "")
+	_, err := h.svc.ParseProjection(context.Background(), scim.UserResource, "shoeSize", "")
 	wantCode(t, err, scim.EInvalidValue)
-	proj, _ := h.svc.ParseProjection(scim.GroupResource, "", "members")
+	proj, _ := h.svc.ParseProjection(context.Background(), scim.GroupResource, "", "members")
 	if proj.Wants("members") {
 		t.Fatalf("excludedAttributes=members still wants members")
 	}

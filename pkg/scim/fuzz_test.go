@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -46,7 +47,7 @@ func FuzzCompileFilter(f *testing.F) {
 	svc := NewService(nil)
 	f.Fuzz(func(t *testing.T, raw string) {
 		for _, typ := range []ResourceType{UserResource, GroupResource} {
-			flt, err := svc.CompileFilter(typ, raw)
+			flt, err := svc.CompileFilter(context.Background(), typ, raw)
 			if err != nil {
 				// tooMany: beyond the filter limits (length, comparisons, nesting).
 				if code := ErrorCodeOf(err); code != EInvalidFilter && code != ETooMany {
@@ -149,7 +150,7 @@ func BenchmarkParse(b *testing.B) {
 	svc := NewService(nil)
 	b.Run("FilterUserNameEq", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := svc.CompileFilter(UserResource, `userName eq "bjensen@example.com"`); err != nil {
+			if _, err := svc.CompileFilter(context.Background(), UserResource, `userName eq "bjensen@example.com"`); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -233,7 +233,11 @@ func (ms *memberSet) diff(original []Member) ([]Member, []string) {
 // Patch handles PATCH (RFC 7644 §3.5.2). All operations apply or none: they
 // are applied to a copy, the result is validated against the schema as a
 // whole, and the store writes it conditionally on the version read.
-func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (*Resource, error) {
+func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (res *Resource, err error) {
+	s, err = s.scoped(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ops, err := parsePatch(body)
 	if err != nil {
 		return nil, err
@@ -244,10 +248,14 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 		}
 	}
 	full := typ == GroupResource && needsAllMembers(ops)
+	// The undeclared attributes of the attempt that was written (a lost
+	// race applies the operations again to the newer state).
+	var observed []Observation
+	defer s.observeAfter(ctx, conn, &observed, &err)
 	return s.readModifyWrite(ctx, conn, typ, id, pre, full, func(cur *Resource) (*change, error) {
 		doc := deepCopyMap(cur.Attributes)
 		ms := newMemberSet(full, cur.Members)
-		p := patcher{s: s, typ: typ, doc: doc, members: ms, policy: ExtensionPolicyFrom(ctx)}
+		p := patcher{s: s, typ: typ, doc: doc, members: ms, policy: ExtensionPolicyFrom(ctx), stored: cur.Attributes}
 		for _, op := range ops {
 			if err := checkDeadline(ctx, typ, id); err != nil {
 				return nil, err
@@ -256,6 +264,7 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 				return nil, err
 			}
 		}
+		observed = p.observed
 		// Undeclared extensions the operations brought in were judged by the
 		// policy as they were applied (applyUndeclared); what was stored
 		// before is kept whatever the policy is now, never lost.
@@ -280,6 +289,10 @@ type patcher struct {
 	doc     map[string]any
 	members *memberSet
 	policy  ExtensionPolicy
+	// stored is the resource's attributes before the operations: values
+	// kept there that a changed declaration no longer fits stay (declared.go).
+	stored   map[string]any
+	observed []Observation
 }
 
 func (p *patcher) apply(op patchOp) error {

@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestProjectionRefusesFiltersAndSaysWhatWorks(t *testing.T) {
 		{"", `emails[type eq "work"]`},
 		{`userName,emails[type eq "work"]`, ""},
 	} {
-		_, err := h.svc.ParseProjection(scim.UserResource, tc.attributes, tc.excluded)
+		_, err := h.svc.ParseProjection(context.Background(), scim.UserResource, tc.attributes, tc.excluded)
 		wantCode(t, err, scim.EInvalidValue)
 		detail := scim.ErrorDetailOf(err)
 		for _, want := range []string{"emails.value", "filter", "comma-separated"} {
@@ -30,7 +31,7 @@ func TestProjectionRefusesFiltersAndSaysWhatWorks(t *testing.T) {
 	}
 	// Valid forms still parse.
 	for _, ok := range []string{"emails", "emails.value", "name.givenName,userName", scim.EnterpriseUserSchema + ":manager.value", scim.UserSchema + ":emails.value"} {
-		if _, err := h.svc.ParseProjection(scim.UserResource, ok, ""); err != nil {
+		if _, err := h.svc.ParseProjection(context.Background(), scim.UserResource, ok, ""); err != nil {
 			t.Errorf("attributes=%q: %v", ok, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -37,7 +38,11 @@ func endpoint(typ ResourceType) string {
 
 // Document returns the full JSON representation of r (RFC 7643 §3) for the
 // connection whose base URL is baseURL, before any attribute projection.
-func (s *Service) Document(r *Resource, baseURL string) map[string]any {
+func (s *Service) Document(ctx context.Context, r *Resource, baseURL string) map[string]any {
+	return s.view(ctx).document(r, baseURL)
+}
+
+func (s *Service) document(r *Resource, baseURL string) map[string]any {
 	doc := make(map[string]any, len(r.Attributes)+6)
 	for k, v := range r.Attributes {
 		doc[k] = v
@@ -117,7 +122,8 @@ type attrRef struct {
 
 // ParseProjection validates the attributes and excludedAttributes parameters
 // (comma-separated attribute paths, optionally URN-qualified) for typ.
-func (s *Service) ParseProjection(typ ResourceType, attributes, excludedAttributes string) (Projection, error) {
+func (s *Service) ParseProjection(ctx context.Context, typ ResourceType, attributes, excludedAttributes string) (Projection, error) {
+	s = s.view(ctx)
 	var p Projection
 	var err error
 	if p.include, err = s.parseAttrList(typ, attributes, "attributes"); err != nil {
@@ -214,7 +220,8 @@ func (p Projection) Wants(name string) bool {
 
 // Apply projects doc in place (RFC 7644 §3.4.2.5, RFC 7643 §2.2 "returned"):
 // returned=always attributes (id, schemas) survive, returned=never never appear.
-func (s *Service) Apply(typ ResourceType, doc map[string]any, p Projection) map[string]any {
+func (s *Service) Apply(ctx context.Context, typ ResourceType, doc map[string]any, p Projection) map[string]any {
+	s = s.view(ctx)
 	core := s.schemas.core(typ)
 	if len(p.include) > 0 {
 		out := map[string]any{"schemas": doc["schemas"], "id": doc["id"]}

@@ -1,6 +1,9 @@
 package scim
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Schema URNs (RFC 7643 §8.7, RFC 7644 §3.1).
 const (
@@ -224,14 +227,33 @@ func NewGroupSchema() *Schema {
 	}
 }
 
-// Schemas holds every schema scimgate serves, looked up by resource type.
+// Schemas holds every schema scimgate serves, looked up by resource type:
+// the built-in ones, and on a request for a connection that declares
+// extensions (declared.go), those too.
 type Schemas struct {
 	User, EnterpriseUser, Group *Schema
+	// ext lists the extensions of each resource type, the enterprise
+	// extension first; built once, since every path resolution reads it.
+	ext      map[ResourceType][]*Schema
+	declared *Declaration
 }
 
 // NewSchemas builds the schema set.
 func NewSchemas() *Schemas {
-	return &Schemas{User: NewUserSchema(), EnterpriseUser: NewEnterpriseUserSchema(), Group: NewGroupSchema()}
+	s := &Schemas{User: NewUserSchema(), EnterpriseUser: NewEnterpriseUserSchema(), Group: NewGroupSchema()}
+	s.ext = map[ResourceType][]*Schema{UserResource: {s.EnterpriseUser}}
+	return s
+}
+
+// withDeclaration returns the set with d's schemas added as extensions of
+// their resource types; s itself is not changed.
+func (s *Schemas) withDeclaration(d *Declaration) *Schemas {
+	out := &Schemas{User: s.User, EnterpriseUser: s.EnterpriseUser, Group: s.Group, declared: d,
+		ext: map[ResourceType][]*Schema{}}
+	for _, typ := range []ResourceType{UserResource, GroupResource} {
+		out.ext[typ] = append(slices.Clone(s.ext[typ]), d.extending(typ)...)
+	}
+	return out
 }
 
 // core returns the core schema of typ.
@@ -243,12 +265,11 @@ func (s *Schemas) core(typ ResourceType) *Schema {
 }
 
 // extensions returns the schema extensions allowed on typ.
-func (s *Schemas) extensions(typ ResourceType) []*Schema {
-	if typ == UserResource {
-		return []*Schema{s.EnterpriseUser}
-	}
-	return nil
-}
+func (s *Schemas) extensions(typ ResourceType) []*Schema { return s.ext[typ] }
+
+// isDeclared reports whether ext is one of the connection's declared
+// schemas rather than a built-in one.
+func (s *Schemas) isDeclared(ext *Schema) bool { return ext != s.EnterpriseUser }
 
 // extension returns the extension of typ with this URN (case-insensitively), or nil.
 func (s *Schemas) extension(typ ResourceType, urn string) *Schema {
@@ -260,8 +281,19 @@ func (s *Schemas) extension(typ ResourceType, urn string) *Schema {
 	return nil
 }
 
-// All lists every schema in the order /Schemas returns them.
-func (s *Schemas) All() []*Schema { return []*Schema{s.User, s.Group, s.EnterpriseUser} }
+// All lists every schema in the order /Schemas returns them: the built-in
+// ones, then the declared ones of User and of Group.
+func (s *Schemas) All() []*Schema {
+	all := []*Schema{s.User, s.Group, s.EnterpriseUser}
+	for _, typ := range []ResourceType{UserResource, GroupResource} {
+		for _, e := range s.ext[typ] {
+			if s.isDeclared(e) {
+				all = append(all, e)
+			}
+		}
+	}
+	return all
+}
 
 // unqualified finds an extension attribute of typ by its bare name, when
 // exactly one extension defines it and the core schema does not.

@@ -39,6 +39,10 @@ type Service struct {
 	// The change feed (changes.go): record ids, and whether records are written.
 	changeIDs  changes.IDGenerator
 	changeFeed bool
+	// declared caches the schema sets of the connections' declarations
+	// (declared.go); observer hears of undeclared attributes (observe.go).
+	declared *declarationCache
+	observer Observer
 }
 
 // Option configures a Service.
@@ -68,6 +72,7 @@ func NewService(store Store, opts ...Option) *Service {
 		maxFilterScan: DefaultMaxFilterScan,
 		changeIDs:     defaultChangeIDs,
 		changeFeed:    true,
+		declared:      &declarationCache{set: map[string]*Schemas{}},
 	}
 	for _, o := range opts {
 		o(s)
@@ -99,11 +104,16 @@ type CreateResult struct {
 // an app by POSTing it again, and the platform must see the same identity.
 // A match with an active user is a 409 uniqueness error, which Okta expects
 // (its SPEC test creates the same user twice).
-func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType, body []byte) (*CreateResult, error) {
+func (s *Service) Create(ctx context.Context, conn Connection, typ ResourceType, body []byte) (res *CreateResult, err error) {
+	s, err = s.scoped(ctx)
+	if err != nil {
+		return nil, err
+	}
 	_, n, err := s.decodeResource(ctx, typ, body)
 	if err != nil {
 		return nil, err
 	}
+	defer s.observeAfter(ctx, conn, &n.observed, &err)
 	ctx = s.journal(ctx)
 	now := s.timestamp()
 	r := &Resource{Conn: conn, Type: typ, ID: s.newID(), Version: 1, Created: now, LastModified: now, Members: n.members}
@@ -224,11 +234,16 @@ func (p Precondition) check(r *Resource) error {
 
 // Replace handles PUT (RFC 7644 §3.5.1): the body replaces the resource's
 // attributes; readOnly attributes in it (Okta sends id, meta and groups) are ignored.
-func (s *Service) Replace(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (*Resource, error) {
+func (s *Service) Replace(ctx context.Context, conn Connection, typ ResourceType, id string, body []byte, pre Precondition) (res *Resource, err error) {
+	s, err = s.scoped(ctx)
+	if err != nil {
+		return nil, err
+	}
 	obj, n, err := s.decodeResource(ctx, typ, body)
 	if err != nil {
 		return nil, err
 	}
+	defer s.observeAfter(ctx, conn, &n.observed, &err)
 	if bodyID, ok := obj["id"].(string); ok && bodyID != "" && bodyID != id {
 		return nil, Errorf(EMutability, "id %q in the body does not match the id %q in the URL; id is read-only", bodyID, id)
 	}
@@ -480,11 +495,15 @@ type ListPage struct {
 // the connection's resources page by page, at most maxFilterScan of them,
 // and answers tooMany beyond that, so that no request's cost is unbounded.
 func (s *Service) List(ctx context.Context, conn Connection, typ ResourceType, q ListQuery) (*ListPage, error) {
+	s, err := s.scoped(ctx)
+	if err != nil {
+		return nil, err
+	}
 	count := s.pageSize(q.Count)
 	var f *Filter
 	if q.Filter != "" {
 		var err error
-		if f, err = s.CompileFilter(typ, q.Filter); err != nil {
+		if f, err = s.compileFilter(typ, q.Filter, false); err != nil {
 			return nil, err
 		}
 	}
@@ -597,7 +616,7 @@ func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceTyp
 		if err := checkMemberBound(r); err != nil {
 			return nil, err
 		}
-		if !f.Matches(s.Document(r, q.BaseURL)) {
+		if !f.Matches(s.document(r, q.BaseURL)) {
 			return nil, nil
 		}
 		if !q.WithMembers {
@@ -622,7 +641,7 @@ func (s *Service) matchAll(ctx context.Context, conn Connection, typ ResourceTyp
 			if err := checkMemberBound(r); err != nil {
 				return nil, err
 			}
-			if f == nil || f.Matches(s.Document(r, q.BaseURL)) {
+			if f == nil || f.Matches(s.document(r, q.BaseURL)) {
 				if !q.WithMembers {
 					r.Members = nil
 				}
@@ -711,6 +730,10 @@ func applyMemberDiff(current []Member, add []Member, remove []string) []Member {
 // §3.4.3): users, then groups. A comparison on an attribute that one type
 // lacks is false for that type rather than failing the search.
 func (s *Service) SearchAll(ctx context.Context, conn Connection, q ListQuery) (*ListPage, error) {
+	s, err := s.scoped(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if q.SortBy != "" {
 		return nil, Errorf(EInvalidValue, "sortBy is not supported on a search across resource types; search /Users/.search or /Groups/.search instead")
 	}

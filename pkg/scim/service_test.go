@@ -107,7 +107,7 @@ func (h *harness) doc(typ scim.ResourceType, id string) map[string]any {
 	if err != nil {
 		h.t.Fatalf("get %s: %v", id, err)
 	}
-	return roundTrip(h.t, h.svc.Document(r, base))
+	return roundTrip(h.t, h.svc.Document(context.Background(), r, base))
 }
 
 func (h *harness) patch(typ scim.ResourceType, id, ops string) (*scim.Resource, error) {

@@ -63,7 +63,7 @@ func (k *sortKey) sort(s *Service, resources []*Resource, baseURL string) {
 	}
 	items := make([]keyed, len(resources))
 	for i, r := range resources {
-		v, ok := k.value(s.Document(r, baseURL))
+		v, ok := k.value(s.document(r, baseURL))
 		items[i] = keyed{r, v, ok}
 	}
 	sort.SliceStable(items, func(i, j int) bool {

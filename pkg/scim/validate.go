@@ -12,7 +12,8 @@ import (
 type normalized struct {
 	attrs      map[string]any // canonical names; no readOnly, writeOnly or members
 	members    []Member
-	hasMembers bool // the body carried a members attribute (even an empty one)
+	hasMembers bool          // the body carried a members attribute (even an empty one)
+	observed   []Observation // undeclared attributes kept (observe.go)
 }
 
 // normalizeResource validates body against typ's schemas (RFC 7643 §2, §4)
@@ -31,6 +32,9 @@ func (s *Schemas) normalizeResource(typ ResourceType, body map[string]any, polic
 			if s.isUndeclaredURN(typ, key) {
 				if err := normalizeUndeclared(typ, key, raw, out.attrs, policy); err != nil {
 					return nil, err
+				}
+				if kept, ok := out.attrs[key].(map[string]any); ok && policy != ExtensionsIgnore {
+					observeObject(&out.observed, typ, key, kept)
 				}
 				continue
 			}
