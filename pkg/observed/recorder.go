@@ -311,3 +311,18 @@ func (r *Recorder) Dropped(conn scim.Connection) int64 {
 	defer st.mu.Unlock()
 	return st.dropped
 }
+
+var _ scim.Observer = (*Recorder)(nil)
+
+// Observe implements scim.Observer: the Service calls it after a write
+// committed, with the undeclared attributes the write carried.
+func (r *Recorder) Observe(ctx context.Context, conn scim.Connection, obs []scim.Observation) {
+	if len(obs) == 0 {
+		return
+	}
+	sightings := make([]Sighting, len(obs))
+	for i, o := range obs {
+		sightings[i] = Sighting{ResourceType: o.ResourceType, URN: o.URN, Attribute: o.Attribute, JSONType: o.JSONType}
+	}
+	r.Record(ctx, conn, sightings)
+}
