@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"unicode"
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -44,18 +46,20 @@ func connectionSchemaSetCommand() *command {
 					}
 					u.Declared = &declared
 				}
-				if *fromObserved {
-					// Said plainly rather than declaring nothing: this
-					// version does not record the observed schema yet.
-					return usageErrorf("--from-observed: this version does not record the observed schema yet; write the schemas to a file and use --file")
-				}
-				if u.Declared == nil && u.UnknownExtensions == nil {
+				// --from-observed declares what the connection sent
+				// (`connection schema show`), merged with --file, whose
+				// schemas win per id.
+				u.FromObserved = *fromObserved
+				if u.Declared == nil && u.UnknownExtensions == nil && !u.FromObserved {
 					return usageErrorf("give --file, --from-observed or --unknown-extensions")
 				}
 				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
 					settings, err := svc.SetSchemas(ctx, conn, u)
 					if err != nil {
 						return fmt.Errorf("set schemas of connection %s: %w", conn, err)
+					}
+					for _, note := range settings.Notes {
+						fmt.Fprintf(out.stderr, "scimgate: --from-observed: %s\n", note)
 					}
 					if af.json {
 						return printJSON(out.stdout, settings)
@@ -105,14 +109,43 @@ func connectionSchemaShowCommand() *command {
 					if af.json {
 						return printJSON(out.stdout, settings)
 					}
-					return printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
+					if err := printTable(out.stdout, []string{"FIELD", "VALUE"}, [][]string{
 						{"connection", conn.String()},
 						{"unknown_extensions", settings.UnknownExtensions},
 						{"declared schemas", fmt.Sprint(len(settings.Declared))},
 						{"observed attributes", fmt.Sprint(len(settings.Observed))},
-					})
+					}); err != nil {
+						return err
+					}
+					return printObserved(out, settings.Observed)
 				})
 			}
 		},
 	}
+}
+
+// printObserved prints the observed schema as a table, after a blank line;
+// nothing when nothing was observed.
+func printObserved(out streams, seen []admin.Observed) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	rows := make([][]string, len(seen))
+	for i, o := range seen {
+		rows[i] = []string{o.ResourceType, printableCell(o.URN), printableCell(o.Attribute), o.JSONType, fmt.Sprint(o.Count), o.FirstSeen, o.LastSeen}
+	}
+	fmt.Fprintln(out.stdout)
+	return printTable(out.stdout, []string{"TYPE", "URN", "ATTRIBUTE", "JSON_TYPE", "COUNT", "FIRST_SEEN", "LAST_SEEN"}, rows)
+}
+
+// printableCell keeps a name an IdP sent fit for a terminal: one with a
+// control or other non-printable character is shown Go-quoted, so it can
+// neither break the table nor carry a terminal escape.
+func printableCell(v string) string {
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return strconv.QuoteToASCII(v)
+		}
+	}
+	return v
 }

@@ -18,6 +18,9 @@ type Observed struct {
 	FirstSeen string `json:"first_seen"`
 	LastSeen  string `json:"last_seen"`
 	Count     int64  `json:"count"`
+	// ResourceType is what the attribute was sent on (User or Group): the
+	// "x-resourceType" a declaration from it gets.
+	ResourceType string `json:"resource_type"`
 }
 
 // SchemaSettings is a connection's custom-attribute configuration, as
@@ -27,12 +30,17 @@ type SchemaSettings struct {
 	Declared          []json.RawMessage `json:"declared"`
 	Observed          []Observed        `json:"observed"`
 	UnknownExtensions string            `json:"unknown_extensions"`
+	// Notes say what --from-observed left out or chose (absent otherwise).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // SchemaUpdate is what SetSchemas changes: nil leaves a part as it is.
 type SchemaUpdate struct {
 	Declared          *[]json.RawMessage
 	UnknownExtensions *string
+	// FromObserved declares what the connection was observed to send,
+	// merged with Declared (whose schemas win per id).
+	FromObserved bool
 }
 
 // ShowSchemas returns the connection's custom-attribute configuration.
@@ -45,13 +53,24 @@ func (s *Service) ShowSchemas(ctx context.Context, conn scim.Connection) (*Schem
 	if policy == "" {
 		policy = scim.ExtensionsStore
 	}
-	return &SchemaSettings{Declared: []json.RawMessage{}, Observed: []Observed{}, UnknownExtensions: string(policy)}, nil
+	seen, _, err := s.observedOf(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return &SchemaSettings{Declared: []json.RawMessage{}, Observed: seen, UnknownExtensions: string(policy)}, nil
 }
 
 // SetSchemas changes the connection's policy for undeclared extensions.
 // Declaring schemas per connection is not available yet: a non-empty
 // declared set is refused, saying so, rather than accepted and ignored.
 func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u SchemaUpdate) (*SchemaSettings, error) {
+	var notes []string
+	if u.FromObserved {
+		var err error
+		if notes, err = s.withObserved(ctx, conn, &u); err != nil {
+			return nil, err
+		}
+	}
 	if u.Declared != nil && len(*u.Declared) > 0 {
 		return nil, scim.Errorf(scim.EInvalidValue, "declared: declaring extension schemas per connection is not available in this version; undeclared extensions are kept, returned and PATCHable under the \"store\" policy (docs/custom-attributes.md)")
 	}
@@ -68,5 +87,10 @@ func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u Schema
 			return nil, fmt.Errorf("set unknown_extensions of connection %s: %w", conn, err)
 		}
 	}
-	return s.ShowSchemas(ctx, conn)
+	settings, err := s.ShowSchemas(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	settings.Notes = notes
+	return settings, nil
 }

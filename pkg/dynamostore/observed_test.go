@@ -2,6 +2,8 @@ package dynamostore_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -85,4 +87,49 @@ func TestObservedRecorderCalls(t *testing.T) {
 	if len(entries) != 2 || counts["CustomAttribute"] != 102 || counts["costCentre"] != 101 {
 		t.Fatalf("observed after traffic: %+v", entries)
 	}
+}
+
+func TestObservedTraffic(t *testing.T) {
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	s := dynamostore.New(client, srv.NewTable(t, client))
+	storetest.RunObservedTraffic(t, storetest.TrafficStores{Resources: s, Connections: s, Observed: s})
+}
+
+// TestObservedAddsNoCallPerRequest: with the recorder on the Service, a
+// POST carrying an undeclared attribute already recorded makes exactly the
+// DynamoDB calls of a POST without it; the first one makes one Query (the
+// process's load of the connection's keys) and one UpdateItem more.
+func TestObservedAddsNoCallPerRequest(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	svc := scim.NewService(e.store, scim.WithClock(clock),
+		scim.WithObserver(observed.NewRecorder(e.store, observed.WithClock(clock))))
+	const urn = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+	post := func(name string, custom bool) map[string]int {
+		t.Helper()
+		body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `"`
+		if custom {
+			body += `,"` + urn + `":{"CustomAttribute":"701984"}`
+		}
+		e.counter.Reset()
+		if _, err := svc.Create(ctx, e.conn, scim.UserResource, []byte(body+"}")); err != nil {
+			t.Fatalf("POST %s: %v", name, err)
+		}
+		now = now.Add(time.Second)
+		return e.counter.Snapshot()
+	}
+	plain := post("plain@example.com", false)
+	firstCustom := post("first@example.com", true)
+	if firstCustom["Query"] != plain["Query"]+1 || firstCustom["UpdateItem"] != plain["UpdateItem"]+1 {
+		t.Fatalf("first POST with the custom attribute: %v; a plain POST: %v; want one Query and one UpdateItem more", firstCustom, plain)
+	}
+	for i := range 10 {
+		if got := post(fmt.Sprintf("u%d@example.com", i), true); !maps.Equal(got, plain) {
+			t.Fatalf("POST %d with the recorded attribute: %v; a plain POST: %v", i, got, plain)
+		}
+	}
+	t.Logf("plain POST %v; first with a custom attribute %v; later ones as the plain one", plain, firstCustom)
 }

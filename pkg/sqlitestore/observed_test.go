@@ -13,3 +13,8 @@ func TestObservedContract(t *testing.T) {
 		return storetest.ObservedStores{Observed: s, Connections: s}
 	})
 }
+
+func TestObservedTraffic(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "scimgate.db"))
+	storetest.RunObservedTraffic(t, storetest.TrafficStores{Resources: s, Connections: s, Observed: s})
+}

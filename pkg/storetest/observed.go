@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,5 +156,119 @@ func testObservedPurge(t *testing.T, s ObservedStores, tenant string) {
 	}
 	if kept := listObserved(t, s.Observed, neighbour); len(kept) != len(entries) {
 		t.Fatalf("the purge of %s took the neighbour's entries: %d left of %d", conn, len(kept), len(entries))
+	}
+}
+
+// CountingObserved wraps an observed.Store and counts its calls.
+type CountingObserved struct {
+	observed.Store
+	mu          sync.Mutex
+	lists, adds int
+}
+
+// AddObserved implements observed.Store.
+func (c *CountingObserved) AddObserved(ctx context.Context, conn scim.Connection, deltas []observed.Entry) error {
+	c.mu.Lock()
+	c.adds++
+	c.mu.Unlock()
+	return c.Store.AddObserved(ctx, conn, deltas)
+}
+
+// ListObserved implements observed.Store.
+func (c *CountingObserved) ListObserved(ctx context.Context, conn scim.Connection) ([]observed.Entry, error) {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return c.Store.ListObserved(ctx, conn)
+}
+
+// Calls returns the ListObserved and AddObserved calls so far.
+func (c *CountingObserved) Calls() (lists, adds int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists, c.adds
+}
+
+// TrafficStores is what RunObservedTraffic needs.
+type TrafficStores struct {
+	Resources   scim.Store
+	Connections auth.ConnectionStore
+	Observed    observed.Store
+}
+
+// RunObservedTraffic drives the SCIM service with the recorder on the
+// store, with an injected clock: a POST with an undeclared URN not listed
+// in schemas (Entra's shape), more POSTs, a PUT adding another attribute
+// (Okta's full-body update): the observed list then holds each key with
+// its count and first and last sighting, and the store was called once per
+// new key and once per flush, never per request.
+func RunObservedTraffic(t *testing.T, s TrafficStores) {
+	ctx := context.Background()
+	conn := scim.Connection{Tenant: fmt.Sprintf("t%d", time.Now().UnixNano()%1e9), SSO: "entra"}
+	mustCreateConnection(t, s.Connections, conn, "", lifecycleStart)
+	now := observedStart
+	clock := func() time.Time { return now }
+	counting := &CountingObserved{Store: s.Observed}
+	rec := observed.NewRecorder(counting, observed.WithClock(clock))
+	svc := scim.NewService(s.Resources, scim.WithObserver(rec), scim.WithClock(clock))
+	calls := func(lists, adds int, when string) {
+		t.Helper()
+		if l, a := counting.Calls(); l != lists || a != adds {
+			t.Fatalf("%s: %d ListObserved and %d AddObserved calls so far, want %d and %d", when, l, a, lists, adds)
+		}
+	}
+	user := func(name string, ext string) []byte {
+		return []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `"` + ext + `}`)
+	}
+	custom := `,"` + observedURN + `":{"CustomAttribute":"701984"}`
+
+	first, err := svc.Create(ctx, conn, scim.UserResource, user("ada@example.com", custom))
+	if err != nil {
+		t.Fatalf("POST with an undeclared URN: %v", err)
+	}
+	calls(1, 1, "the first POST")
+	for i := range 5 {
+		now = now.Add(5 * time.Second)
+		if _, err := svc.Create(ctx, conn, scim.UserResource, user(fmt.Sprintf("u%d@example.com", i), custom)); err != nil {
+			t.Fatalf("POST %d: %v", i, err)
+		}
+	}
+	calls(1, 1, "5 more POSTs of the known key within the minute")
+
+	now = now.Add(5 * time.Second) // 30 s
+	okta := `,"urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User":{"CustomAttribute":"701984","isContractor":true}`
+	if _, err := svc.Replace(ctx, conn, scim.UserResource, first.Resource.ID, user("ada@example.com", okta), scim.Precondition{}); err != nil {
+		t.Fatalf("PUT adding an attribute: %v", err)
+	}
+	calls(1, 2, "a PUT adding a new attribute (one write, for the new key)")
+	if _, err := svc.Create(ctx, conn, scim.UserResource, []byte(`{"userName":"bad@example.com","`+observedURN+`":{"CustomAttribute":"x"},"nope":1}`)); err == nil {
+		t.Fatal("a POST with an unknown core attribute was accepted")
+	}
+	calls(1, 2, "a failed POST")
+
+	now = now.Add(31 * time.Second) // 61 s: the interval has passed
+	if _, err := svc.Create(ctx, conn, scim.UserResource, user("late@example.com", custom)); err != nil {
+		t.Fatal(err)
+	}
+	calls(1, 3, "the first POST after the minute (the flush)")
+
+	got := listObserved(t, s.Observed, conn)
+	if len(got) != 2 {
+		t.Fatalf("observed after traffic: %+v", got)
+	}
+	byAttr := map[string]observed.Entry{}
+	for _, e := range got {
+		if e.URN != observedURN || e.ResourceType != scim.UserResource {
+			t.Errorf("entry %+v", e)
+		}
+		byAttr[e.Attribute] = e
+	}
+	ca, ic := byAttr["CustomAttribute"], byAttr["isContractor"]
+	if ca.JSONType != observed.TypeString || ca.Count != 8 || !ca.FirstSeen.Equal(observedStart) || !ca.LastSeen.Equal(observedStart.Add(61*time.Second)) {
+		t.Errorf("CustomAttribute: %+v; want string, 8 (6 POSTs, the PUT, the last POST), first %s, last +61s", ca, observedStart)
+	}
+	at := observedStart.Add(30 * time.Second)
+	if ic.JSONType != observed.TypeBoolean || ic.Count != 1 || !ic.FirstSeen.Equal(at) || !ic.LastSeen.Equal(at) {
+		t.Errorf("isContractor: %+v; want boolean, 1, first and last %s", ic, at)
 	}
 }
