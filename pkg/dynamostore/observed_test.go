@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/observed"
@@ -132,4 +137,43 @@ func TestObservedAddsNoCallPerRequest(t *testing.T) {
 		}
 	}
 	t.Logf("plain POST %v; first with a custom attribute %v; later ones as the plain one", plain, firstCustom)
+}
+
+// TestObservedItemSize: an observed item of Entra's documented URN is far
+// below 1 KB (one write unit per upsert, a few per Query page of 4 KB);
+// the largest the name bounds allow stays below 2 KB (two write units).
+func TestObservedItemSize(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		conn      scim.Connection
+		urn, attr string
+		max       int
+	}{
+		{"Entra's URN", e.conn, "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User", "CustomAttribute", 1024},
+		{"the largest", scim.Connection{Tenant: strings.Repeat("t", 63), SSO: strings.Repeat("s", 63)},
+			"urn:" + strings.Repeat("u", observed.MaxURNBytes-4), strings.Repeat("a", observed.MaxAttributeBytes), 2048},
+	} {
+		entry := observed.Entry{ResourceType: scim.UserResource, URN: tc.urn, Attribute: tc.attr, JSONType: observed.TypeBoolean,
+			FirstSeen: at, LastSeen: at, Count: 123456789}
+		if err := e.store.AddObserved(ctx, tc.conn, []observed.Entry{entry}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for _, item := range out.Items {
+			if s, _ := item["sk"].(*types.AttributeValueMemberS); s != nil && strings.Contains(s.Value, strings.ToLower(tc.attr)) {
+				size = dynamostore.ItemSize(item)
+			}
+		}
+		if size == 0 || size > tc.max {
+			t.Fatalf("%s: observed item of %d bytes, want at most %d", tc.name, size, tc.max)
+		}
+		t.Logf("%s: observed item of %d bytes", tc.name, size)
+	}
 }
