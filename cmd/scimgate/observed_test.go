@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/adminapi"
+	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/sqlitestore"
 )
 
@@ -135,5 +137,45 @@ func TestObservedSchemaShowTable(t *testing.T) {
 	}
 	if f := strings.Fields(table[3]); f[3] != "array" {
 		t.Fatalf("roles row: %q", table[3])
+	}
+}
+
+// TestServeFlushesObservedCountsOnShutdown: the counts that wait in memory
+// for the minute to pass are written when serve stops on SIGTERM.
+func TestServeFlushesObservedCountsOnShutdown(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "scimgate.db")
+	srv := startServe(t, bin, data, "--demo")
+	token := tokenLine.FindStringSubmatch(srv.banner)
+	if token == nil {
+		t.Fatalf("no demo token in the banner:\n%s", srv.banner)
+	}
+	for i := range 3 {
+		body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u` + string(rune('a'+i)) + `@example.com","` +
+			observedTestURN + `":{"CustomAttribute":"701984"}}`
+		want(t, doSCIM(t, "POST", "http://"+srv.addr+"/scim/v2/demo/okta/Users", token[1], body), http.StatusCreated, "POST")
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-srv.done:
+		if err != nil {
+			t.Fatalf("serve exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit")
+	}
+	st, err := sqlitestore.Open(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.ListObserved(context.Background(), scim.Connection{Tenant: "demo", SSO: "okta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Count != 3 {
+		t.Fatalf("observed after shutdown: %+v; want CustomAttribute counted 3 times", got)
 	}
 }
