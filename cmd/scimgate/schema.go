@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/scimgate/scimgate/pkg/admin"
 	"github.com/scimgate/scimgate/pkg/scim"
@@ -46,18 +48,20 @@ func connectionSchemaSetCommand() *command {
 					}
 					u.Declared = &declared
 				}
-				if *fromObserved {
-					// Said plainly rather than declaring nothing: this
-					// version does not record the observed schema yet.
-					return usageErrorf("--from-observed: this version does not record the observed schema yet; write the schemas to a file and use --file")
-				}
-				if u.Declared == nil && u.UnknownExtensions == nil {
+				// --from-observed declares what the connection sent
+				// (`connection schema show`), merged with --file, whose
+				// schemas win per id.
+				u.FromObserved = *fromObserved
+				if u.Declared == nil && u.UnknownExtensions == nil && !u.FromObserved {
 					return usageErrorf("give --file, --from-observed or --unknown-extensions")
 				}
 				return af.onConnection(ctx, &cf, func(conn scim.Connection, svc *admin.Service) error {
 					settings, err := svc.SetSchemas(ctx, conn, u)
 					if err != nil {
 						return fmt.Errorf("set schemas of connection %s: %w", conn, err)
+					}
+					for _, note := range settings.Notes {
+						fmt.Fprintf(out.stderr, "scimgate: --from-observed: %s\n", note)
 					}
 					if af.json {
 						return printJSON(out.stdout, settings)
@@ -115,7 +119,10 @@ func connectionSchemaShowCommand() *command {
 					}); err != nil {
 						return err
 					}
-					return printDeclared(out.stdout, settings.Declared)
+					if err := printDeclared(out.stdout, settings.Declared); err != nil {
+						return err
+					}
+					return printObserved(out, settings.Observed)
 				})
 			}
 		},
@@ -166,4 +173,30 @@ func printDeclared(w io.Writer, declared []json.RawMessage) error {
 	}
 	fmt.Fprintln(w)
 	return printTable(w, []string{"SCHEMA", "RESOURCE TYPE", "ATTRIBUTES"}, rows)
+}
+
+// printObserved prints the observed schema as a table, after a blank line;
+// nothing when nothing was observed.
+func printObserved(out streams, seen []admin.Observed) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	rows := make([][]string, len(seen))
+	for i, o := range seen {
+		rows[i] = []string{o.ResourceType, printableCell(o.URN), printableCell(o.Attribute), o.JSONType, fmt.Sprint(o.Count), o.FirstSeen, o.LastSeen}
+	}
+	fmt.Fprintln(out.stdout)
+	return printTable(out.stdout, []string{"TYPE", "URN", "ATTRIBUTE", "JSON_TYPE", "COUNT", "FIRST_SEEN", "LAST_SEEN"}, rows)
+}
+
+// printableCell keeps a name an IdP sent fit for a terminal: one with a
+// control or other non-printable character is shown Go-quoted, so it can
+// neither break the table nor carry a terminal escape.
+func printableCell(v string) string {
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return strconv.QuoteToASCII(v)
+		}
+	}
+	return v
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/declared"
 	"github.com/scimgate/scimgate/pkg/health"
 	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/observed"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/webhooks"
@@ -76,6 +77,9 @@ type serveOptions struct {
 	healthFlush time.Duration
 	// health records the SCIM requests' sync health; nil records none.
 	health *health.Aggregator
+	// observed records the undeclared attributes the SCIM writes carry
+	// (pkg/observed); nil: localHandler makes one on the store.
+	observed *observed.Recorder
 }
 
 func serveCommand() *command {
@@ -171,6 +175,16 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 }
 
+// newObservedRecorder records the observed schema in the store; nil when
+// the store keeps none.
+func newObservedRecorder(st *stores, logger *slog.Logger) *observed.Recorder {
+	store, ok := st.conns.(observed.Store)
+	if !ok {
+		return nil
+	}
+	return observed.NewRecorder(store, observed.WithLogger(logger))
+}
+
 // newServer is the local HTTP server with every limit set: a slow or
 // idle client cannot hold a connection or a goroutine for ever.
 func newServer(handler http.Handler, requestTimeout time.Duration) *http.Server {
@@ -195,7 +209,13 @@ func localHandler(st *stores, o serveOptions, logger *slog.Logger) (http.Handler
 	if o.ops != nil {
 		resources = o.ops.store(resources)
 	}
-	svc := scim.NewService(resources)
+	var opts []scim.Option
+	if rec := o.observed; rec != nil {
+		opts = append(opts, scim.WithObserver(rec))
+	} else if rec := newObservedRecorder(st, logger); rec != nil {
+		opts = append(opts, scim.WithObserver(rec))
+	}
+	svc := scim.NewService(resources, opts...)
 	// One cache of the platform's default declaration per process, shared
 	// by the SCIM API and the admin views.
 	var defaults httpapi.DefaultSchemaSource
@@ -302,6 +322,15 @@ func serve(ctx context.Context, o serveOptions, sf *storeFlags, out streams) (er
 	var stopHealth func()
 	o.health, stopHealth = startHealth(st.health, o.healthFlush, logger)
 	defer stopHealth()
+	// The observed schema's pending counts are written on shutdown, once
+	// the requests in flight have finished and before the store closes.
+	if o.observed = newObservedRecorder(st, logger); o.observed != nil {
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = o.observed.Flush(flushCtx) // errors are logged by the recorder
+		}()
+	}
 	handler, err := localHandler(st, o, logger)
 	if err != nil {
 		ln.Close()

@@ -18,6 +18,9 @@ type Observed struct {
 	FirstSeen string `json:"first_seen"`
 	LastSeen  string `json:"last_seen"`
 	Count     int64  `json:"count"`
+	// ResourceType is what the attribute was sent on (User or Group): the
+	// "x-resourceType" a declaration from it gets.
+	ResourceType string `json:"resource_type"`
 }
 
 // SchemaSettings is a connection's custom-attribute configuration, as
@@ -27,12 +30,17 @@ type SchemaSettings struct {
 	Declared          []json.RawMessage `json:"declared"`
 	Observed          []Observed        `json:"observed"`
 	UnknownExtensions string            `json:"unknown_extensions"`
+	// Notes say what --from-observed left out or chose (absent otherwise).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // SchemaUpdate is what SetSchemas changes: nil leaves a part as it is.
 type SchemaUpdate struct {
 	Declared          *[]json.RawMessage
 	UnknownExtensions *string
+	// FromObserved declares what the connection was observed to send,
+	// merged with Declared (whose schemas win per id).
+	FromObserved bool
 }
 
 // ShowSchemas returns the connection's custom-attribute configuration.
@@ -49,7 +57,11 @@ func (s *Service) ShowSchemas(ctx context.Context, conn scim.Connection) (*Schem
 	if err != nil {
 		return nil, fmt.Errorf("show schemas of connection %s: %w", conn, err)
 	}
-	return &SchemaSettings{Declared: declared, Observed: []Observed{}, UnknownExtensions: string(policy)}, nil
+	seen, _, err := s.observedOf(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return &SchemaSettings{Declared: declared, Observed: seen, UnknownExtensions: string(policy)}, nil
 }
 
 // declaredResources renders a stored declaration as its Schema resources,
@@ -91,6 +103,13 @@ func parseDeclared(list []json.RawMessage) (string, error) {
 // is written, so a PUT with one bad part changes nothing. declared: []
 // clears the declared set.
 func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u SchemaUpdate) (*SchemaSettings, error) {
+	var notes []string
+	if u.FromObserved {
+		var err error
+		if notes, err = s.withObserved(ctx, conn, &u); err != nil {
+			return nil, err
+		}
+	}
 	var canonical string
 	if u.Declared != nil {
 		var err error
@@ -125,5 +144,10 @@ func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u Schema
 			return nil, fmt.Errorf("set unknown_extensions of connection %s: %w", conn, err)
 		}
 	}
-	return s.ShowSchemas(ctx, conn)
+	settings, err := s.ShowSchemas(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	settings.Notes = notes
+	return settings, nil
 }

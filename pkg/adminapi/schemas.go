@@ -12,6 +12,9 @@ import (
 type schemasRequest struct {
 	Declared          *[]json.RawMessage `json:"declared"`
 	UnknownExtensions *string            `json:"unknown_extensions"`
+	// FromObserved declares what the connection was observed to send,
+	// merged with declared (whose schemas win per id).
+	FromObserved bool `json:"from_observed"`
 }
 
 func (c *call) getSchemas() error {
@@ -27,10 +30,10 @@ func (c *call) putSchemas() error {
 	if err := c.decode(&req, false); err != nil {
 		return err
 	}
-	if req.Declared == nil && req.UnknownExtensions == nil {
-		return invalid("unknown_extensions", `give "declared" and/or "unknown_extensions" ("store", "reject" or "ignore")`)
+	if req.Declared == nil && req.UnknownExtensions == nil && !req.FromObserved {
+		return invalid("unknown_extensions", `give "declared", "from_observed": true and/or "unknown_extensions" ("store", "reject" or "ignore")`)
 	}
-	settings, err := c.svc.SetSchemas(c.r.Context(), c.conn, admin.SchemaUpdate{Declared: req.Declared, UnknownExtensions: req.UnknownExtensions})
+	settings, err := c.svc.SetSchemas(c.r.Context(), c.conn, admin.SchemaUpdate{Declared: req.Declared, UnknownExtensions: req.UnknownExtensions, FromObserved: req.FromObserved})
 	if err != nil {
 		return err
 	}

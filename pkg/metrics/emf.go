@@ -26,6 +26,11 @@ const (
 	MetricDynamoDBCalls     = "DynamoDBCalls"     // DynamoDB call attempts, retries included
 	MetricDynamoDBThrottles = "DynamoDBThrottles" // attempts DynamoDB throttled
 	MetricMemberChanges     = "MemberChanges"     // group members added or removed
+	// MetricObservedAttributes: undeclared attributes recorded for the first
+	// time in the process (pkg/observed); MetricObservedDropped: new ones a
+	// connection's observed schema had no room for.
+	MetricObservedAttributes = "ObservedAttributes"
+	MetricObservedDropped    = "ObservedDropped"
 	// MetricDrift is emitted by the check function: invariant violations
 	// found by the daily reconciliation (pkg/reconcile).
 	MetricDrift = "Drift"
@@ -70,7 +75,7 @@ const PropertyTraceID = "xray_trace_id"
 // EmittedMetrics lists every metric name scimgate publishes in Namespace.
 func EmittedMetrics() []string {
 	out := []string{MetricRequests, MetricLatency, MetricServerErrors, MetricAuthFailures, MetricRateLimited,
-		MetricUnavailable, MetricDynamoDBCalls, MetricDynamoDBThrottles, MetricMemberChanges, MetricDrift, MetricConnectionsChecked,
+		MetricUnavailable, MetricDynamoDBCalls, MetricDynamoDBThrottles, MetricMemberChanges, MetricObservedAttributes, MetricObservedDropped, MetricDrift, MetricConnectionsChecked,
 		MetricConnectionsReconciled, MetricReconcileFailures, MetricReconcileRepaired}
 	for _, k := range DriftKinds {
 		out = append(out, DriftMetric(k))
@@ -157,6 +162,8 @@ func (e *EMF) Record(r Request) {
 		{MetricDynamoDBCalls, "Count", float64(sum(r.DynamoDBCalls))},
 		{MetricDynamoDBThrottles, "Count", float64(sum(r.DynamoDBThrottles))},
 		{MetricMemberChanges, "Count", float64(r.MemberChanges)},
+		{MetricObservedAttributes, "Count", float64(r.ObservedAttributes)},
+		{MetricObservedDropped, "Count", float64(r.ObservedDropped)},
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -33,6 +33,11 @@ type Request struct {
 	DynamoDBCalls     map[string]int
 	DynamoDBThrottles map[string]int
 	MemberChanges     int // group members added or removed by a successful write
+	// ObservedAttributes are undeclared attributes the request's write
+	// carried that its process recorded for the first time (pkg/observed);
+	// ObservedDropped those it had no room for.
+	ObservedAttributes int
+	ObservedDropped    int
 	// TraceID is the invocation's X-Ray trace header, when known: it
 	// ties the metrics line to the request's log line and trace.
 	TraceID string
@@ -80,10 +85,11 @@ func NewRecorder(function string, now func() time.Time, sinks ...Sink) *Recorder
 // tally collects one request's measurements; the DynamoDB middleware and the
 // store wrapper add to it from the request's goroutines.
 type tally struct {
-	mu        sync.Mutex
-	calls     map[string]int
-	throttles map[string]int
-	members   int
+	mu                        sync.Mutex
+	calls                     map[string]int
+	throttles                 map[string]int
+	members                   int
+	observed, observedDropped int
 }
 
 type tallyKey struct{}
@@ -131,6 +137,7 @@ func (rec *Recorder) EndRequest(ctx context.Context, route string, status int, l
 	if t := tallyOf(ctx); t != nil {
 		t.mu.Lock()
 		r.DynamoDBCalls, r.DynamoDBThrottles, r.MemberChanges = t.calls, t.throttles, t.members
+		r.ObservedAttributes, r.ObservedDropped = t.observed, t.observedDropped
 		t.mu.Unlock()
 	}
 	for _, s := range rec.sinks {
@@ -144,4 +151,24 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// CountObserved counts keys of the observed schema (pkg/observed) that the
+// request recorded for the first time in its process.
+func CountObserved(ctx context.Context, n int) {
+	if t := tallyOf(ctx); t != nil {
+		t.mu.Lock()
+		t.observed += n
+		t.mu.Unlock()
+	}
+}
+
+// CountObservedDropped counts sightings of new observed keys that the
+// request's connection had no room left for.
+func CountObservedDropped(ctx context.Context, n int) {
+	if t := tallyOf(ctx); t != nil {
+		t.mu.Lock()
+		t.observedDropped += n
+		t.mu.Unlock()
+	}
 }

@@ -248,6 +248,8 @@ var purgeTables = []struct{ table, key, kind string }{
 	{"changes", "seq", "'other'"},
 	{"change_cursors", "consumer", "'other'"},
 	{"idp_links", "tenant", "'other'"},
+	// The observed schema (observed.go).
+	{"observed_attributes", "resource_type, urn_key, attribute_key, json_type", "'other'"},
 	{"connections", "tenant", "'other'"},
 }
 

@@ -113,6 +113,8 @@ CREATE UNIQUE INDEX tokens_by_connection ON tokens (tenant, sso, id);
 		// scim.Declaration; '' declares none) and the deployment's settings,
 		// of which the platform's default declaration is one row.
 		declaredSchemasSchema,
+		// 10: the observed schema of each connection (observed.go).
+		observedSchema,
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
 	"github.com/scimgate/scimgate/pkg/metrics"
+	observedschema "github.com/scimgate/scimgate/pkg/observed"
 	"github.com/scimgate/scimgate/pkg/ratelimit"
 	"github.com/scimgate/scimgate/pkg/scim"
 	"github.com/scimgate/scimgate/pkg/tracing"
@@ -79,11 +80,16 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 		return nil, err
 	}
 	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", string(resource))
+	// The observed schema: a key new to the execution environment is
+	// written in the request that carries it (the environment may be frozen
+	// right after), the counts at most once a minute per connection, on a
+	// later request; nothing runs between invocations.
+	observer := observedschema.NewRecorder(store, observedschema.WithLogger(logger))
 	return tracer.Handler(httpapi.New(httpapi.Config{
 		// Per execution environment: see pkg/ratelimit for the effective bound.
 		Admit:    limiter.Admit,
 		Observer: httpapi.Observers(recorder, healthObs),
-		Service:  scim.NewService(metrics.CountMemberChanges(store)),
+		Service:  scim.NewService(metrics.CountMemberChanges(store), scim.WithObserver(observer)),
 		Tokens:   store,
 		Logger:   logger,
 		// Read once a minute per execution environment, not per request.

@@ -25,6 +25,8 @@ type Sink struct {
 	dynamoCalls   *prometheus.CounterVec
 	dynamoThrottl *prometheus.CounterVec
 	memberChanges prometheus.Counter
+	observed      prometheus.Counter
+	observedDrop  prometheus.Counter
 }
 
 // New returns a sink with every scimgate_ metric registered, plus the Go
@@ -55,8 +57,14 @@ func New() *Sink {
 		memberChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "scimgate_member_changes_total", Help: "Group members added or removed.",
 		}),
+		observed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimgate_observed_attributes_total", Help: "Undeclared attributes recorded in the observed schema for the first time.",
+		}),
+		observedDrop: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimgate_observed_dropped_total", Help: "Sightings of new undeclared attributes a connection's observed schema had no room for.",
+		}),
 	}
-	s.registry.MustRegister(s.requests, s.latency, s.backPressure, s.authFailures, s.dynamoCalls, s.dynamoThrottl, s.memberChanges,
+	s.registry.MustRegister(s.requests, s.latency, s.backPressure, s.authFailures, s.dynamoCalls, s.dynamoThrottl, s.memberChanges, s.observed, s.observedDrop,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
@@ -79,6 +87,12 @@ func (s *Sink) Record(r metrics.Request) {
 	}
 	if r.MemberChanges > 0 {
 		s.memberChanges.Add(float64(r.MemberChanges))
+	}
+	if r.ObservedAttributes > 0 {
+		s.observed.Add(float64(r.ObservedAttributes))
+	}
+	if r.ObservedDropped > 0 {
+		s.observedDrop.Add(float64(r.ObservedDropped))
 	}
 }
 

@@ -1,0 +1,99 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/scimgate/scimgate/functions/internal/lambdamain"
+	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/pkg/auth"
+	"github.com/scimgate/scimgate/pkg/dynamostore"
+	"github.com/scimgate/scimgate/pkg/httpapi"
+	"github.com/scimgate/scimgate/pkg/lambdaapi"
+	"github.com/scimgate/scimgate/pkg/scim"
+)
+
+// TestObservedThroughTheUsersFunction runs 20 POSTs of users through the
+// Users function's real wiring, once with Entra's custom attribute (an
+// undeclared URN not listed in schemas) and once without, counting
+// DynamoDB calls: the observed schema adds exactly one Query (the
+// environment's load of the connection's keys) and one UpdateItem (the
+// key's first write), and the key is on record after the first request.
+func TestObservedThroughTheUsersFunction(t *testing.T) {
+	srv := moto.Server(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	conn := scim.Connection{Tenant: localrun.DemoTenant, SSO: localrun.DemoSSO}
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+		"AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+	} {
+		t.Setenv(k, v)
+	}
+	raw, err := os.ReadFile("../events/07-users-create.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var template events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &template); err != nil {
+		t.Fatal(err)
+	}
+	const urn = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+	var table string
+	run := func(custom bool) map[string]int {
+		t.Helper()
+		table = srv.NewTable(t, client)
+		if err := auth.Register(ctx, dynamostore.New(client, table), conn, localrun.DemoToken, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		counter := &dynamostore.CallCounter{}
+		env := map[string]string{"SCIMGATE_DYNAMODB_TABLE": table, lambdamain.EnvHealthFlushInterval: "off"}
+		h, err := lambdamain.New(ctx, httpapi.UsersResource, func(k string) string { return env[k] }, io.Discard, counter.ClientOption())
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler := lambdaapi.Handler(h)
+		for i := range 20 {
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d@example.com"`, i)
+			if custom {
+				body += `,"` + urn + `":{"CustomAttribute":"701984"}`
+			}
+			ev := template
+			ev.Body, ev.IsBase64Encoded = body+"}", false
+			ev.Headers = maps.Clone(template.Headers)
+			delete(ev.Headers, "content-length")
+			ictx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: fmt.Sprint("req-", i)})
+			resp, err := handler(ictx, ev)
+			if err != nil || resp.StatusCode != 201 {
+				t.Fatalf("POST %d: %v %d %s", i, err, resp.StatusCode, resp.Body)
+			}
+		}
+		return counter.Snapshot()
+	}
+	plain := run(false)
+	custom := run(true)
+	want := maps.Clone(plain)
+	want["Query"]++
+	want["UpdateItem"]++
+	if !maps.Equal(custom, want) {
+		t.Fatalf("DynamoDB calls for 20 POSTs: %v with a custom attribute, %v without; want one Query and one UpdateItem more", custom, plain)
+	}
+	got, err := dynamostore.New(client, table).ListObserved(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other 19 sightings wait for the next request after the minute.
+	if len(got) != 1 || got[0].URN != urn || got[0].Attribute != "CustomAttribute" || got[0].JSONType != "string" || got[0].Count != 1 {
+		t.Fatalf("observed after 20 POSTs: %+v", got)
+	}
+	t.Logf("20 POSTs: %v without custom attributes, %v with", plain, custom)
+}
