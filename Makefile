@@ -82,7 +82,7 @@ BENCH_BASELINE ?= 59fd435
 # Runs the benchmarks (DynamoDB calls and request units on moto, scale curves on both stores, group commit, cold start
 # under the emulator, the throughput replay against scimgate serve) and writes docs/performance.md and .svg from them.
 bench-report: tools
-	$(GO) run ./functions/internal/perfreport -out docs -baseline $(BENCH_BASELINE)
+	$(GO) run ./cmd/perfreport -out docs -baseline $(BENCH_BASELINE)
 
 # The reliability suite (cmd/scimgate-stress): builds scimgate, serves it on the embedded store and on DynamoDB
 # (moto_server), loopback only, and runs retry storms, contention, oversize input and kill -9 during writes.

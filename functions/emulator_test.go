@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
+	"github.com/scimgate/scimgate/internal/localrun"
 )
 
 // requireRIE returns the emulator's path, or skips the test loudly without
@@ -70,7 +70,7 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		bootstrap, err := localrun.BuildBootstrap(ctx, moduleRoot, dir, out)
+		bootstrap, err := localrun.BuildBootstrap(ctx, moduleRoot, "functions/"+dir, out)
 		if err != nil {
 			t.Fatal(err)
 		}

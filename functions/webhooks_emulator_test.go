@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/internal/localrun"
 	"github.com/scimgate/scimgate/pkg/events"
 )
 
@@ -88,7 +88,7 @@ func TestWebhooksUnderEmulator(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bootstrap, err := localrun.BuildBootstrap(ctx, moduleRoot, "webhooks", dir)
+	bootstrap, err := localrun.BuildBootstrap(ctx, moduleRoot, "functions/webhooks", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestReportCallsTableIsCurrent(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "\n!!! "+msg+" !!!")
 		t.Skip(msg)
 	}
-	root, err := filepath.Abs("../../..")
+	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
