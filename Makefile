@@ -28,10 +28,15 @@ LAMBDA_GOARCH ?= arm64
 # The default is a count of inputs, not a duration: Go 1.26's fuzz coordinator can report "context deadline
 # exceeded" as a failure when a -fuzztime duration ends while a worker is mid-input (go.dev/issue/75804, fixed in
 # Go 1.27), with no failing input written; a count has no deadline to race. 30000 inputs take 5-10 s per target here.
+# -fuzzminimizetime: when a worker finds an input that reaches new code, Go shrinks it before adding it to the corpus,
+# for up to 60 s by default; one such shrink held FuzzSimpleExpression at the same count of inputs for 55 s. 5 s is
+# plenty for these small strings. It does not change how many inputs run, and a failing input still fails the run
+# and is written to testdata/fuzz, shrunk for at most 5 s.
 FUZZ_TARGETS := FuzzCompileFilter FuzzPatchOperation FuzzSimpleExpression
 FUZZTIME ?= 30000x
+FUZZMINIMIZETIME ?= 5s
 
-.PHONY: all build run test fuzz bench bench-report stress lint fmtcheck tools invoke deploy clean
+.PHONY: all build run test test-template test-go fuzz bench bench-report stress lint fmtcheck tools invoke deploy clean
 
 all: build
 
@@ -62,15 +67,34 @@ tools: $(RIE)
 $(RIE):
 	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
+# go vet runs first: it compiles every package, so that what runs next finds them in the build cache instead of
+# compiling them side by side twice. Then the checks that do not depend on each other run side by side: cfn-lint,
+# the tests and the brief fuzzing. Many tests spend part of their time waiting on moto, the Lambda emulator or a
+# subprocess, and the others use the cores they leave idle. Each one's output is printed whole when it ends
+# (--output-sync), so that they do not interleave; a failure of any fails make test.
+#
+# go test runs as many packages at a time as there are cores; TEST_FIRST names the slowest packages (measured;
+# README, Quick start), which start first, so that the run does not end with one of them alone on one core. ./... then adds every
+# other package; none runs twice. -vet=off: go vet ./... has run every analyzer on the same packages and their test
+# files, a superset of the checks go test would run again on its own. -timeout 30m: go test's default of 10 minutes
+# per test binary is a hang detector, and pkg/dynamostore's tests alone took more than 10 minutes on two cores shared
+# with other builds and an empty build cache.
+TEST_FIRST := ./pkg/dynamostore ./cmd/scimgate ./cmd/perfreport ./pkg/scim ./pkg/httpapi ./functions
+
 test: tools fmtcheck
 	$(GO) vet ./...
+	@echo "make test: cfn-lint, the tests and the fuzzing run side by side; each one's output appears when it ends"
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-template test-go fuzz
+
+test-template:
 	cfn-lint template.yaml
-	$(GO) test ./... -count=1
-	$(MAKE) --no-print-directory fuzz
+
+test-go:
+	$(GO) test -count=1 -vet=off -timeout 30m $(TEST_FIRST) ./...
 
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
-		$(GO) test ./pkg/scim -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+		$(GO) test ./pkg/scim -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) || exit 1; \
 	done
 
 bench:
@@ -82,7 +106,7 @@ BENCH_BASELINE ?= 59fd435
 # Runs the benchmarks (DynamoDB calls and request units on moto, scale curves on both stores, group commit, cold start
 # under the emulator, the throughput replay against scimgate serve) and writes docs/performance.md and .svg from them.
 bench-report: tools
-	$(GO) run ./functions/internal/perfreport -out docs -baseline $(BENCH_BASELINE)
+	$(GO) run ./cmd/perfreport -out docs -baseline $(BENCH_BASELINE)
 
 # The reliability suite (cmd/scimgate-stress): builds scimgate, serves it on the embedded store and on DynamoDB
 # (moto_server), loopback only, and runs retry storms, contention, oversize input and kill -9 during writes.

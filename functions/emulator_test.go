@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
+	"github.com/scimgate/scimgate/internal/localrun"
 )
 
 // requireRIE returns the emulator's path, or skips the test loudly without
@@ -43,13 +42,9 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 	srv := moto.Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	work := t.TempDir()
 	const table = "scimgate-emulator-test"
 
-	cli, err := localrun.BuildCLI(ctx, moduleRoot, work)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli := builtCLI(t, ctx)
 	env := localrun.FunctionEnv(srv.Endpoint(), table)
 	if err := localrun.Seed(ctx, cli, env); err != nil {
 		t.Fatal(err)
@@ -66,14 +61,7 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := filepath.Join(work, dir)
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		bootstrap, err := localrun.BuildBootstrap(ctx, moduleRoot, dir, out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bootstrap := builtBootstrap(t, ctx, dir)
 		bootstraps[fn.LogicalID] = bootstrap
 		timeout, _ := tpl.Setting(fn, "Timeout")
 		emu, err := localrun.StartEmulator(ctx, rie, bootstrap, append(slicesClone(env),

@@ -17,5 +17,7 @@ import (
 var moto dynamotest.Shared
 
 func TestMain(m *testing.M) {
-	os.Exit(moto.Run(m))
+	code := moto.Run(m)
+	removeBuilds()
+	os.Exit(code)
 }

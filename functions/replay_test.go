@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
+	"github.com/scimgate/scimgate/internal/localrun"
 )
 
 // expectation is what one event of events/ must produce.

@@ -7,15 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/internal/localrun"
 	"github.com/scimgate/scimgate/pkg/events"
 )
 
@@ -30,12 +28,8 @@ func TestWebhooksUnderEmulator(t *testing.T) {
 	srv := moto.Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	work := t.TempDir()
 	const table = "scimgate-webhooks-emulator"
-	cli, err := localrun.BuildCLI(ctx, moduleRoot, work)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli := builtCLI(t, ctx)
 	env := localrun.FunctionEnv(srv.Endpoint(), table)
 	if err := localrun.Seed(ctx, cli, env); err != nil {
 		t.Fatal(err)
@@ -84,14 +78,7 @@ func TestWebhooksUnderEmulator(t *testing.T) {
 	}
 	live, flaky := create("/live"), create("/flaky")
 
-	dir := filepath.Join(work, "webhooks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, err := localrun.BuildBootstrap(ctx, moduleRoot, "webhooks", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootstrap := builtBootstrap(t, ctx, "webhooks")
 	// The table's feed holds back records younger than its settle window
 	// (5 s): a run of 8 s sees the seed's records.
 	emu, err := localrun.StartEmulator(ctx, rie, bootstrap, append(slicesClone(env),

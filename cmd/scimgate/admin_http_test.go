@@ -28,7 +28,11 @@ const testAdminToken = "admin-token-for-tests-0123456789abcdef"
 // moto is started by the first DynamoDB test of this binary that needs it.
 var moto dynamotest.Shared
 
-func TestMain(m *testing.M) { os.Exit(moto.Run(m)) }
+func TestMain(m *testing.M) {
+	code := moto.Run(m)
+	removeBinary()
+	os.Exit(code)
+}
 
 // openStores opens a fresh store of the kind named.
 func openStores(t *testing.T, kind string) *stores {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,21 +12,47 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 )
 
-// buildBinary builds the real command once per test.
+// builtBinary is the real command, built once for the whole test binary by
+// the first test that runs it: linking it takes seconds of CPU, and every
+// test needs the same binary. No test writes to it or beside it.
+var builtBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// buildBinary returns the path of the real command, building it on first use.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "scimgate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	b := &builtBinary
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "scimgate-cmd-test-"); b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "scimgate")
+		if out, err := exec.Command("go", "build", "-o", b.path, ".").CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return bin
+	return b.path
+}
+
+// removeBinary deletes the built command; TestMain calls it after the tests.
+func removeBinary() {
+	if builtBinary.dir != "" {
+		os.RemoveAll(builtBinary.dir)
+	}
 }
 
 var (

@@ -29,8 +29,8 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/scimgate/scimgate/functions/internal/eventsmain"
-	"github.com/scimgate/scimgate/functions/internal/localrun"
 	"github.com/scimgate/scimgate/functions/internal/samtemplate"
+	"github.com/scimgate/scimgate/internal/localrun"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 )
 
@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 	fmt.Fprintf(stderr, "building functions/%s and the scimgate CLI for this machine...\n", dir)
-	bootstrap, err := localrun.BuildBootstrap(ctx, ".", dir, work)
+	bootstrap, err := localrun.BuildBootstrap(ctx, ".", "functions/"+dir, work)
 	if err != nil {
 		return err
 	}

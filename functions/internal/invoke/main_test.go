@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/internal/localrun"
 )
 
 // TestInvokeEventsFunctionWithAStreamEvent: `make invoke

@@ -3,7 +3,7 @@
 // curves). Every figure in them is measured by this run; `make bench-report`
 // runs it from the repository root.
 //
-//	go run ./functions/internal/perfreport [-out docs] [-baseline COMMIT] [-steps ddb,scale,groupcommit,coldstart,load]
+//	go run ./cmd/perfreport [-out docs] [-baseline COMMIT] [-steps ddb,scale,groupcommit,coldstart,load]
 //
 // The raw figures are also written to -json (in the temporary directory by
 // default), from which -render-only rewrites the two documents without

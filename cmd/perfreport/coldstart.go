@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/internal/localrun"
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 )
 
@@ -83,11 +83,11 @@ func measureColdStart(ctx context.Context, root, work string, runs int) (*coldSt
 		}
 		return localrun.BuildBootstrap(ctx, root, dir, out)
 	}
-	usersBin, err := build("users")
+	usersBin, err := build("functions/users")
 	if err != nil {
 		return nil, err
 	}
-	helloBin, err := build("internal/perfreport/hello")
+	helloBin, err := build("cmd/perfreport/hello")
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func measureColdStart(ctx context.Context, root, work string, runs int) (*coldSt
 
 	// ...and the steps of lambdamain.New, timed in a fresh process.
 	phasesBin := filepath.Join(work, "initphases")
-	b := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", phasesBin, "./functions/internal/perfreport/initphases")
+	b := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", phasesBin, "./functions/internal/lambdamain/initphases")
 	b.Dir = root
 	b.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := b.CombinedOutput(); err != nil {

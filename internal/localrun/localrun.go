@@ -1,7 +1,8 @@
 // Package localrun runs scimgate's Lambda functions on this machine the way
 // Lambda runs them: the real bootstrap binary under the Lambda Runtime
 // Interface Emulator (aws-lambda-rie), against a local DynamoDB API. The
-// end-to-end test and `make invoke` share it.
+// functions' end-to-end tests, `make invoke` and the performance report
+// (cmd/perfreport) share it.
 package localrun
 
 import (
@@ -67,18 +68,18 @@ func goEnv(name string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// BuildBootstrap builds functions/<dir> of the module at moduleRoot for
-// this machine into outDir/bootstrap and returns its path. The flags are the
-// Makefile's LAMBDA_GOFLAGS: the binary deployed, only for this machine's
-// architecture.
-func BuildBootstrap(ctx context.Context, moduleRoot, dir, outDir string) (string, error) {
+// BuildBootstrap builds the main package at pkgDir (relative to the module
+// at moduleRoot, such as "functions/users") for this machine into
+// outDir/bootstrap and returns its path. The flags are the Makefile's
+// LAMBDA_GOFLAGS: the binary deployed, only for this machine's architecture.
+func BuildBootstrap(ctx context.Context, moduleRoot, pkgDir, outDir string) (string, error) {
 	out := filepath.Join(outDir, "bootstrap")
 	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w",
-		"-o", out, "./functions/"+dir)
+		"-o", out, "./"+pkgDir)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build functions/%s: %w\n%s", dir, err, b)
+		return "", fmt.Errorf("build %s: %w\n%s", pkgDir, err, b)
 	}
 	return out, nil
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scimgate/scimgate/functions/internal/localrun"
+	"github.com/scimgate/scimgate/internal/localrun"
 )
 
 func TestSubstituteFillsPathAndBase64Body(t *testing.T) {

@@ -4,6 +4,10 @@
 // and handler), a second one (the same with everything warm), and, for
 // comparison, the SDK's config.LoadDefaultConfig, which the functions no
 // longer call. It prints one "phase milliseconds" line per step.
+//
+// It is part of the performance report (cmd/perfreport builds and runs it),
+// not a Lambda function; it lives here because Go's internal rule lets only
+// code under functions/ import lambdamain.
 package main
 
 import (
