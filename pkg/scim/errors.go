@@ -84,7 +84,7 @@ func redactArgs(args []any) []any {
 		case detailOf:
 			out[i] = LogDetailOf(v.err)
 		case string:
-			if idPattern.MatchString(v) || loggableWords()[v] {
+			if idPattern().MatchString(v) || loggableWords()[v] {
 				out[i] = v
 			} else {
 				out[i] = Redacted
@@ -98,14 +98,16 @@ func redactArgs(args []any) []any {
 
 // idPattern matches the ids scimgate assigns and Entra's GUID externalIds:
 // identifiers, not personal data, and what an operator correlates by.
-var idPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// Compiled on first use, not at start: package initialisers are part of
+// every Lambda cold start (docs/performance.md, section 3).
+var idPattern = lazyRegexp(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // LogID is an id from a request path as it may be logged: itself when it is
 // a well-formed id, else Redacted. A client that puts a userName or an email
 // where an id belongs (/Users/ada@example.com) gets no personal data into
 // the log.
 func LogID(id string) string {
-	if id == "" || idPattern.MatchString(id) {
+	if id == "" || idPattern().MatchString(id) {
 		return id
 	}
 	return Redacted
@@ -179,3 +181,8 @@ func IsNotFound(err error) bool { return ErrorCodeOf(err) == ENotFound }
 // should wait; the HTTP layer turns it into the Retry-After header (RFC 9110
 // §10.2.3), which Okta and Entra honour.
 type RetryAfter interface{ RetryAfterSeconds() int }
+
+// lazyRegexp compiles expr once, on first use.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"encoding/json"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -203,10 +202,10 @@ func parseExpression(raw string) (filter.Expression, error) {
 // (userName eq "..."). Building its expression directly spares the general
 // parser's two thousand allocations per request; the result is the very
 // expression the parser would build (TestSimpleExpressionMatchesParser).
-var simpleComparison = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_-]*)(?:\.([A-Za-z][A-Za-z0-9_-]*))? ((?i:eq|ne|co|sw|ew|gt|ge|lt|le)) "([\x20\x21\x23-\x5b\x5d-\x{10FFFF}]*)"$`)
+var simpleComparison = lazyRegexp(`^([A-Za-z][A-Za-z0-9_-]*)(?:\.([A-Za-z][A-Za-z0-9_-]*))? ((?i:eq|ne|co|sw|ew|gt|ge|lt|le)) "([\x20\x21\x23-\x5b\x5d-\x{10FFFF}]*)"$`)
 
 func simpleExpression(raw string) (filter.Expression, bool) {
-	m := simpleComparison.FindStringSubmatch(raw)
+	m := simpleComparison().FindStringSubmatch(raw)
 	if m == nil {
 		return nil, false
 	}
@@ -601,12 +600,12 @@ func namesMembers(cond condition) bool {
 }
 
 // parserPosition finds "[line:column]" in the parser's error message.
-var parserPosition = regexp.MustCompile(`\[\d+:(\d+)\]`)
+var parserPosition = lazyRegexp(`\[\d+:(\d+)\]`)
 
 // filterSyntaxError points at where parsing stopped instead of repeating
 // the parser's internal wording.
 func filterSyntaxError(raw string, err error) error {
-	if m := parserPosition.FindStringSubmatch(err.Error()); m != nil {
+	if m := parserPosition().FindStringSubmatch(err.Error()); m != nil {
 		if pos, convErr := strconv.Atoi(m[1]); convErr == nil && pos <= len(raw) {
 			rest := raw[pos:]
 			if len(rest) > 30 {
@@ -668,12 +667,12 @@ func quoteBareValues(raw string) (string, bool) {
 
 // valuePathComparison matches attr[filter].sub op value, which Entra sends to
 // match on a work email, and which RFC 7644's grammar writes attr[filter and sub op value].
-var valuePathComparison = regexp.MustCompile(`([A-Za-z0-9:._$-]+)\[([^\[\]]*)\]\.([A-Za-z0-9_$]+)(\s+(?i:pr)\b|\s+(?i:eq|ne|co|sw|ew|gt|ge|lt|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+))`)
+var valuePathComparison = lazyRegexp(`([A-Za-z0-9:._$-]+)\[([^\[\]]*)\]\.([A-Za-z0-9_$]+)(\s+(?i:pr)\b|\s+(?i:eq|ne|co|sw|ew|gt|ge|lt|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+))`)
 
 func rewriteValuePathComparison(raw string) (string, bool) {
 	changed := false
-	out := valuePathComparison.ReplaceAllStringFunc(raw, func(m string) string {
-		sub := valuePathComparison.FindStringSubmatch(m)
+	out := valuePathComparison().ReplaceAllStringFunc(raw, func(m string) string {
+		sub := valuePathComparison().FindStringSubmatch(m)
 		if strings.Contains(strings.ToLower(sub[2]), " or ") {
 			return m // "a or b and c" would change meaning; leave it to fail
 		}

@@ -192,7 +192,7 @@ func checkPatchLimits(ops []patchOp) error {
 		if len(op.path) > MaxPatchPathBytes {
 			return tooMany("maxPatchPathBytes", MaxPatchPathBytes, len(op.path), fmt.Sprintf("operation %d: path length in bytes", op.index), "use a shorter path")
 		}
-		if !singleMemberPath.MatchString(op.path) {
+		if !singleMemberPath().MatchString(op.path) {
 			pathBytes += len(op.path)
 		}
 		if op.path != "" {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -127,7 +126,7 @@ func isMembersPath(path string) bool {
 func memberIDsFromPath(path string) ([]string, bool) {
 	// The single-id form is what Okta sends once per removed member; matching
 	// it directly spares the general parser's thousands of allocations.
-	if m := singleMemberPath.FindStringSubmatch(path); m != nil {
+	if m := singleMemberPath().FindStringSubmatch(path); m != nil {
 		return []string{m[1]}, true
 	}
 	p, err := filter.ParsePath([]byte(path))
@@ -154,7 +153,7 @@ func memberIDsFromPath(path string) ([]string, bool) {
 }
 
 // singleMemberPath matches members[value eq "<id>"] with an id free of quotes and escapes.
-var singleMemberPath = regexp.MustCompile(`^(?i:members)\[\s*(?i:value)\s+(?i:eq)\s+"([^"\\]+)"\s*\]$`)
+var singleMemberPath = lazyRegexp(`^(?i:members)\[\s*(?i:value)\s+(?i:eq)\s+"([^"\\]+)"\s*\]$`)
 
 // memberSet tracks a group's membership through a PATCH. When the full list
 // is known it is edited directly; otherwise only the changes are recorded.

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -19,14 +18,14 @@ type Connection struct {
 // connectionIDPattern: lowercase letters, digits and hyphens, 1–63 characters.
 // Okta refuses base URLs containing "_", and the ids become DynamoDB key parts
 // joined by "#", so nothing else is allowed.
-var connectionIDPattern = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
+var connectionIDPattern = lazyRegexp(`^[a-z0-9-]{1,63}$`)
 
 // Validate checks both ids and says what is wrong in words an operator can act on.
 func (c Connection) Validate() error {
-	if !connectionIDPattern.MatchString(c.Tenant) {
+	if !connectionIDPattern().MatchString(c.Tenant) {
 		return Errorf(EInvalidValue, "tenant id %q is invalid: use 1-63 lowercase letters, digits or hyphens", c.Tenant)
 	}
-	if !connectionIDPattern.MatchString(c.SSO) {
+	if !connectionIDPattern().MatchString(c.SSO) {
 		return Errorf(EInvalidValue, "SSO connection id %q is invalid: use 1-63 lowercase letters, digits or hyphens", c.SSO)
 	}
 	return nil
