@@ -389,20 +389,10 @@ func parseDeclaredAttribute(obj map[string]any, parent string, i int, sub bool) 
 }
 
 // validAttrName is RFC 7643 §2.1's ATTRNAME = ALPHA *(nameChar).
+// isAttrName (patchpath.go) also takes the "$ref" form, which only the
+// RFC's own sub-attributes use.
 func validAttrName(name string) bool {
-	if name == "" || len(name) > 128 {
-		return false
-	}
-	for i, r := range name {
-		letter := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
-		if i == 0 && !letter {
-			return false
-		}
-		if !letter && !(r >= '0' && r <= '9') && r != '-' && r != '_' {
-			return false
-		}
-	}
-	return true
+	return len(name) <= 128 && !strings.HasPrefix(name, "$") && isAttrName(name)
 }
 
 func boolMember(v any, path, key string) (bool, error) {

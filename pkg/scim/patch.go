@@ -254,7 +254,7 @@ func (s *Service) Patch(ctx context.Context, conn Connection, typ ResourceType, 
 	return s.readModifyWrite(ctx, conn, typ, id, pre, full, func(cur *Resource) (*change, error) {
 		doc := deepCopyMap(cur.Attributes)
 		ms := newMemberSet(full, cur.Members)
-		p := patcher{s: s, typ: typ, doc: doc, members: ms, policy: ExtensionPolicyFrom(ctx), stored: cur.Attributes}
+		p := patcher{s: s, typ: typ, doc: doc, members: ms, policy: ExtensionPolicyFrom(ctx)}
 		for _, op := range ops {
 			if err := checkDeadline(ctx, typ, id); err != nil {
 				return nil, err
@@ -288,9 +288,7 @@ type patcher struct {
 	doc     map[string]any
 	members *memberSet
 	policy  ExtensionPolicy
-	// stored is the resource's attributes before the operations: values
-	// kept there that a changed declaration no longer fits stay (declared.go).
-	stored   map[string]any
+	// observed collects the undeclared attributes the operations set.
 	observed []Observation
 }
 

@@ -46,11 +46,14 @@ func (s *Service) Document(ctx context.Context, r *Resource, baseURL string) map
 func (s *Service) document(r *Resource, baseURL string) map[string]any {
 	doc := make(map[string]any, len(r.Attributes)+6)
 	for k, v := range r.Attributes {
-		if ext := s.schemas.extension(r.Type, k); ext != nil && k != ext.ID && strings.HasPrefix(strings.ToLower(k), "urn:") {
-			// Stored under another spelling while undeclared: rendered
-			// under the declared id, which filters and paths name.
-			if _, both := r.Attributes[ext.ID]; !both {
-				k = ext.ID
+		// Only an extension URN has a colon: core names skip the lookup.
+		if strings.Contains(k, ":") {
+			if ext := s.schemas.extension(r.Type, k); ext != nil && k != ext.ID {
+				// Stored under another spelling while undeclared: rendered
+				// under the declared id, which filters and paths name.
+				if _, both := r.Attributes[ext.ID]; !both {
+					k = ext.ID
+				}
 			}
 		}
 		doc[k] = v

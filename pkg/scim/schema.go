@@ -234,8 +234,7 @@ type Schemas struct {
 	User, EnterpriseUser, Group *Schema
 	// ext lists the extensions of each resource type, the enterprise
 	// extension first; built once, since every path resolution reads it.
-	ext      map[ResourceType][]*Schema
-	declared *Declaration
+	ext map[ResourceType][]*Schema
 }
 
 // NewSchemas builds the schema set.
@@ -248,8 +247,7 @@ func NewSchemas() *Schemas {
 // withDeclaration returns the set with d's schemas added as extensions of
 // their resource types; s itself is not changed.
 func (s *Schemas) withDeclaration(d *Declaration) *Schemas {
-	out := &Schemas{User: s.User, EnterpriseUser: s.EnterpriseUser, Group: s.Group, declared: d,
-		ext: map[ResourceType][]*Schema{}}
+	out := &Schemas{User: s.User, EnterpriseUser: s.EnterpriseUser, Group: s.Group, ext: map[ResourceType][]*Schema{}}
 	for _, typ := range []ResourceType{UserResource, GroupResource} {
 		out.ext[typ] = append(slices.Clone(s.ext[typ]), d.extending(typ)...)
 	}

@@ -325,7 +325,7 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 		return i, nil
 	case TypeDecimal:
 		if str, isString := v.(string); isString {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(str), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && strings.TrimSpace(str) != "" {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(str), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 				return f, nil // as for integers: a mapped number sent as a string
 			}
 		}
