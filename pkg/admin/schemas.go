@@ -117,8 +117,10 @@ func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u Schema
 			return nil, err
 		}
 	}
+	var policy scim.ExtensionPolicy
 	if u.UnknownExtensions != nil {
-		if _, err := scim.ParseExtensionPolicy(*u.UnknownExtensions); err != nil {
+		var err error
+		if policy, err = scim.ParseExtensionPolicy(*u.UnknownExtensions); err != nil {
 			return nil, err
 		}
 	}
@@ -132,10 +134,6 @@ func (s *Service) SetSchemas(ctx context.Context, conn scim.Connection, u Schema
 		}
 	}
 	if u.UnknownExtensions != nil {
-		policy, err := scim.ParseExtensionPolicy(*u.UnknownExtensions)
-		if err != nil {
-			return nil, err
-		}
 		ps, ok := s.cfg.Store.(auth.ExtensionPolicyStore)
 		if !ok {
 			return nil, fmt.Errorf("set unknown_extensions of connection %s: the store cannot keep it", conn)
