@@ -48,12 +48,7 @@ func TestDiscoveryFunctionServesDeclarations(t *testing.T) {
 	if err := st.SetDeclaredSchemas(ctx, conn, declare(ownURN)); err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
-		"AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
-	} {
-		t.Setenv(k, v)
-	}
+	setLambdaEnv(t, srv)
 	env := map[string]string{"SCIMGATE_DYNAMODB_TABLE": table, "LOG_LEVEL": "ERROR"}
 	h, err := lambdamain.New(ctx, httpapi.DiscoveryResource, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {

@@ -32,12 +32,7 @@ func TestHealthAddsNoCallPerRequest(t *testing.T) {
 	client := srv.Client(t)
 	ctx := context.Background()
 	conn := scim.Connection{Tenant: localrun.DemoTenant, SSO: localrun.DemoSSO}
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
-		"AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
-	} {
-		t.Setenv(k, v)
-	}
+	setLambdaEnv(t, srv)
 	raw, err := os.ReadFile("../events/06-users-lookup-absent.json")
 	if err != nil {
 		t.Fatal(err)

@@ -33,12 +33,7 @@ func TestObservedThroughTheUsersFunction(t *testing.T) {
 	client := srv.Client(t)
 	ctx := context.Background()
 	conn := scim.Connection{Tenant: localrun.DemoTenant, SSO: localrun.DemoSSO}
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
-		"AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
-	} {
-		t.Setenv(k, v)
-	}
+	setLambdaEnv(t, srv)
 	raw, err := os.ReadFile("../events/07-users-create.json")
 	if err != nil {
 		t.Fatal(err)

@@ -147,12 +147,7 @@ func TestFunctionPermissionsAreTheirCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The SDK's default configuration, as in Lambda, pointed at moto.
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
-		"AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
+	setLambdaEnv(t, srv)
 	env := map[string]string{"SCIMGATE_DYNAMODB_TABLE": table, "LOG_LEVEL": "ERROR"}
 
 	tpl := loadTemplate(t)

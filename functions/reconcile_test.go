@@ -35,12 +35,8 @@ func TestReconcileFunction(t *testing.T) {
 	client := srv.Client(t)
 	table := srv.NewTable(t, client)
 	ctx := context.Background()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_ENDPOINT_URL_SECRETS_MANAGER": srv.Endpoint(), "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
+	setLambdaEnv(t, srv)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", srv.Endpoint())
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
