@@ -507,16 +507,29 @@ func fillRelations(ctx context.Context, tx *sql.Tx, conn scim.Connection, typ sc
 			r.Members = []scim.Member{}
 		}
 	}
-	idList, err := json.Marshal(ids)
-	if err != nil {
-		return fmt.Errorf("encode ids: %w", err)
+	// The ids of a page travel as one JSON array parameter, so the query is
+	// the same for a page of two and a page of a thousand, and never hits
+	// SQLite's bound-parameter limit. A single user's (GET, and every write's
+	// read of the current state) id is compared directly: no json_each table
+	// to build and scan.
+	oneUser := len(ids) == 1 && typ == scim.UserResource
+	var idList string
+	if oneUser {
+		idList = ids[0]
+	} else {
+		b, err := json.Marshal(ids)
+		if err != nil {
+			return fmt.Errorf("encode ids: %w", err)
+		}
+		idList = string(b)
 	}
-	// The ids travel as one JSON array parameter, so the query is the same
-	// for a page of one and a page of a thousand, and never hits SQLite's
-	// bound-parameter limit.
 	query := `SELECT user_id, group_id, display FROM members
 WHERE tenant = ? AND sso = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, group_id`
-	args := []any{conn.Tenant, conn.SSO, string(idList)}
+	if oneUser {
+		query = `SELECT user_id, group_id, display FROM members
+WHERE tenant = ? AND sso = ? AND user_id = ? ORDER BY group_id`
+	}
+	args := []any{conn.Tenant, conn.SSO, idList}
 	if typ == scim.GroupResource {
 		// At most scim.MaxGroupMembers+1 members of each group, so that a
 		// group read stays bounded whatever the group's size.
