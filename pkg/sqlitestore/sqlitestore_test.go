@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -188,6 +189,18 @@ func TestReopenKeepsDataAndSchemaVersion(t *testing.T) {
 	var mode string
 	if err := again.reader.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	// The writer's savepoint journals stay in memory (dsn); readers keep
+	// the default, so that a large sort may still spill to disk.
+	for _, tc := range []struct {
+		name string
+		db   *sql.DB
+		want int
+	}{{"writer", again.writer, 2}, {"reader", again.reader, 0}} {
+		var store int
+		if err := tc.db.QueryRow(`PRAGMA temp_store`).Scan(&store); err != nil || store != tc.want {
+			t.Errorf("%s: temp_store = %d, %v; want %d", tc.name, store, err, tc.want)
+		}
 	}
 }
 
