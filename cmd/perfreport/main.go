@@ -22,11 +22,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -113,7 +115,11 @@ func run() error {
 		}
 		return render(&r, *out)
 	}
-	ctx := context.Background()
+	// An interrupt cancels the run instead of ending the process at once, so
+	// that the servers it started are stopped: scim2-server runs in a process
+	// group of its own, which the terminal's Ctrl-C does not reach.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	work, err := os.MkdirTemp("", "scimgate-perf-")
 	if err != nil {
 		return err
