@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -219,4 +220,43 @@ func TestRenderScim2ServerRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTreeCPUFindsDescendants starts a shell whose child burns CPU, as
+// werkzeug's reloader serves from a child: the child must be found under
+// the process started, and its time counted in the tree's.
+func TestTreeCPUFindsDescendants(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc: the report's CPU figures are Linux-only")
+	}
+	cmd := exec.Command("sh", "-c", "while :; do :; done & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if children, err := childPIDs(cmd.Process.Pid); err == nil {
+			for _, c := range children {
+				_ = syscall.Kill(c, syscall.SIGKILL)
+			}
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		children, err := childPIDs(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, _ := processCPU(cmd.Process.Pid)
+		tree, err := treeCPU(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(children) == 1 && tree > own {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the busy child's CPU time is not in the tree's after 10 s")
 }
