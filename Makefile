@@ -104,8 +104,11 @@ bench:
 BENCH_BASELINE ?= 59fd435
 
 # Runs the benchmarks (DynamoDB calls and request units on moto, scale curves on both stores, group commit, cold start
-# under the emulator, the throughput replay against scimgate serve) and writes docs/performance.md and .svg from them.
+# under the emulator, the throughput replay against scimgate serve and against scim2-server) and writes
+# docs/performance.md and .svg from them. scim2-server is SCIM2_SERVER (a command, split on spaces) or scim2-server on
+# PATH (pip install scim2-server); without either the report says it was not measured.
 bench-report: tools
+	$(if $(SCIM2_SERVER)$(shell command -v scim2-server),,@echo "bench-report: scim2-server not found (pip install scim2-server, or set SCIM2_SERVER): the report will say it was not measured")
 	$(GO) run ./cmd/perfreport -out docs -baseline $(BENCH_BASELINE)
 
 # The reliability suite (cmd/scimgate-stress): builds scimgate, serves it on the embedded store and on DynamoDB

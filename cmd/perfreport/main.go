@@ -3,7 +3,12 @@
 // curves). Every figure in them is measured by this run; `make bench-report`
 // runs it from the repository root.
 //
-//	go run ./cmd/perfreport [-out docs] [-baseline COMMIT] [-steps ddb,scale,groupcommit,coldstart,load]
+//	go run ./cmd/perfreport [-out docs] [-baseline COMMIT] [-steps ddb,scale,groupcommit,coldstart,load] [-scim2-concurrency 1,8,32]
+//
+// The load step also replays the same requests against scim2-server, the
+// reference Python SCIM server, as a yardstick: $SCIM2_SERVER is the command
+// that starts it (split on spaces), else scim2-server on PATH; without
+// either the report says it was not measured.
 //
 // The raw figures are also written to -json (in the temporary directory by
 // default), from which -render-only rewrites the two documents without
@@ -17,9 +22,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -48,8 +57,13 @@ type results struct {
 
 	ColdStart *coldStartResult
 
-	Baseline string // commit measured as "before group commit"
-	Load     []loadRun
+	Baseline string    // commit measured as "before group commit"
+	Load     []loadRun // scimgate's runs ("before", "after") and scim2-server's (buildScim2Server)
+
+	// Scim2Server is the command scim2-server was started with, without
+	// directories; Scim2ServerNotMeasured says why it was not (empty when it was).
+	Scim2Server            string `json:",omitempty"`
+	Scim2ServerNotMeasured string `json:",omitempty"`
 }
 
 type loadRun struct {
@@ -73,9 +87,18 @@ func run() error {
 	baseline := flag.String("baseline", "", "commit of the embedded store without group commit, measured as the throughput baseline")
 	steps := flag.String("steps", "ddb,scale,groupcommit,coldstart,load", "steps to run")
 	users := flag.Int("users", 500, "users per throughput replay")
+	scim2Conc := flag.String("scim2-concurrency", "1,8,32", "concurrencies of the scim2-server replay (comma-separated; each takes 10 to 20 s)")
 	renderOnly := flag.Bool("render-only", false, "rewrite the documents from -json without measuring")
 	jsonFlag := flag.String("json", filepath.Join(os.TempDir(), "scimgate-performance.json"), "where the raw figures are kept")
 	flag.Parse()
+	var scim2Concurrencies []int
+	for _, s := range strings.Split(*scim2Conc, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return fmt.Errorf("-scim2-concurrency: %q is not a concurrency", s)
+		}
+		scim2Concurrencies = append(scim2Concurrencies, c)
+	}
 	root, err := os.Getwd()
 	if err != nil {
 		return err
@@ -92,7 +115,11 @@ func run() error {
 		}
 		return render(&r, *out)
 	}
-	ctx := context.Background()
+	// An interrupt cancels the run instead of ending the process at once, so
+	// that the servers it started are stopped: scim2-server runs in a process
+	// group of its own, which the terminal's Ctrl-C does not reach.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	work, err := os.MkdirTemp("", "scimgate-perf-")
 	if err != nil {
 		return err
@@ -194,6 +221,7 @@ func run() error {
 			}
 			builds = append([]struct{ name, dir string }{{"before", dir}}, builds...)
 		}
+		clis := map[string]string{}
 		for _, b := range builds {
 			cli := filepath.Join(work, "scimgate-"+b.name)
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", cli, "./cmd/scimgate")
@@ -201,19 +229,52 @@ func run() error {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("build scimgate (%s): %w\n%s", b.name, err, out)
 			}
-			for _, c := range []int{1, 8, 32} {
-				dir := filepath.Join(work, "load-"+b.name)
+			clis[b.name] = cli
+		}
+		command := scim2ServerCommand()
+		if command == nil {
+			r.Scim2ServerNotMeasured = "install it (`pip install scim2-server`) or set SCIM2_SERVER"
+			fmt.Fprintln(os.Stderr, "perfreport:   scim2-server not measured: install it (pip install scim2-server) or set SCIM2_SERVER")
+		} else {
+			r.Scim2Server = strings.Join(append([]string{filepath.Base(command[0])}, command[1:]...), " ")
+		}
+		scimgateConcurrencies := []int{1, 8, 32}
+		// Concurrency by concurrency, every server in turn: the runs a ratio
+		// compares follow one another, so a change in the load other
+		// processes put on a shared machine falls on both sides of it alike.
+		concurrencies := slices.Concat(scimgateConcurrencies, scim2Concurrencies)
+		slices.Sort(concurrencies)
+		for _, c := range slices.Compact(concurrencies) {
+			if slices.Contains(scimgateConcurrencies, c) {
+				for _, b := range builds {
+					dir := filepath.Join(work, "load-"+b.name)
+					if err := os.MkdirAll(dir, 0o700); err != nil {
+						return err
+					}
+					res, err := runScimgateReplay(ctx, clis[b.name], dir, *users, c)
+					if err != nil {
+						return fmt.Errorf("replay (%s, concurrency %d): %w", b.name, c, err)
+					}
+					r.Load = append(r.Load, loadRun{b.name, res})
+					fmt.Fprintf(os.Stderr, "perfreport:   %s c=%d: %.0f req/s\n", b.name, c, res.reqPerSec())
+				}
+			}
+			if command != nil && slices.Contains(scim2Concurrencies, c) {
+				dir := filepath.Join(work, "load-"+buildScim2Server)
 				if err := os.MkdirAll(dir, 0o700); err != nil {
 					return err
 				}
-				res, err := runReplay(ctx, cli, dir, *users, c)
+				res, err := runScim2ServerReplay(ctx, command, dir, *users, c)
 				if err != nil {
-					return fmt.Errorf("replay (%s, concurrency %d): %w", b.name, c, err)
+					return fmt.Errorf("replay (%s, concurrency %d): %w", buildScim2Server, c, err)
 				}
-				r.Load = append(r.Load, loadRun{b.name, res})
-				fmt.Fprintf(os.Stderr, "perfreport:   %s c=%d: %.0f req/s\n", b.name, c, res.reqPerSec())
+				r.Load = append(r.Load, loadRun{buildScim2Server, res})
+				fmt.Fprintf(os.Stderr, "perfreport:   %s c=%d: %.0f req/s\n", buildScim2Server, c, res.reqPerSec())
 			}
 		}
+		// The report's tables list each server's runs together.
+		rank := map[string]int{"before": 0, "after": 1, buildScim2Server: 2}
+		slices.SortStableFunc(r.Load, func(a, b loadRun) int { return rank[a.Build] - rank[b.Build] })
 		return nil
 	}); err != nil {
 		return err

@@ -203,15 +203,20 @@ func render(r *results, out string) error {
 		if r.Baseline != "" {
 			w("**before** is commit `%s` (one transaction and one fsync per write), built and measured in the same run; **after** is this tree (group commit). ", r.Baseline)
 		}
-		w("CPU is user+system time from `/proc` of the `scimgate serve` process and of the load generator; the CPU ceiling is what the %d cores "+
+		w("CPU is user+system time from `/proc` of the server's process and its descendants and of the load generator; the CPU ceiling is what the %d cores "+
 			"could serve if both had them to themselves (cores ÷ CPU per request, a computed bound, not a measurement).\n\n", r.Machine.Cores)
+		w("%s", scim2ServerParagraph(r))
 		w("| build | concurrency | requests | req/s | server CPU per request | client CPU per request | CPU ceiling |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, l := range r.Load {
-			srv := float64(l.ServerCPU.Microseconds()) / 1000 / float64(l.Requests)
 			cli := float64(l.ClientCPU.Microseconds()) / 1000 / float64(l.Requests)
-			w("| %s | %d | %d | **%.0f** | %.2f ms | %.2f ms | %.0f req/s |\n", l.Build, l.Concurrency, l.Requests, l.reqPerSec(), srv, cli,
-				float64(r.Machine.Cores)*1000/(srv+cli))
+			srvCell, ceiling := "not measured", "not measured"
+			if l.ServerCPUNotMeasured == "" {
+				srv := float64(l.ServerCPU.Microseconds()) / 1000 / float64(l.Requests)
+				srvCell, ceiling = fmt.Sprintf("%.2f ms", srv), fmt.Sprintf("%.0f req/s", float64(r.Machine.Cores)*1000/(srv+cli))
+			}
+			w("| %s | %d | %d | **%.0f** | %s | %.2f ms | %s |\n", l.Build, l.Concurrency, l.Requests, l.reqPerSec(), srvCell, cli, ceiling)
 		}
+		w("%s", scim2ServerRatios(r))
 		w("\np50 / p99 per operation:\n\n| build | concurrency |")
 		for _, op := range replayOps {
 			w(" %s |", op)
@@ -251,6 +256,43 @@ func render(r *results, out string) error {
 	w("\n%s\n", costSection(r))
 
 	return os.WriteFile(filepath.Join(out, "performance.md"), []byte(b.String()), 0o644)
+}
+
+// scim2ServerParagraph says how the reference server was run, or plainly
+// that it was not.
+func scim2ServerParagraph(r *results) string {
+	if r.Scim2Server == "" {
+		if r.Scim2ServerNotMeasured == "" {
+			return ""
+		}
+		return "**scim2-server not measured:** " + r.Scim2ServerNotMeasured + ". There is no reference figure in this run.\n\n"
+	}
+	return fmt.Sprintf("**scim2-server** (python-scim, the reference Python SCIM server) is the yardstick: started as its CLI ships, `%s --port P --bearer-token T`, "+
+		"on an empty in-memory store for each run, with `/Users` and `/Groups` at the root, and sent the same replay with the same number of users "+
+		"in the same run. It answers PATCH with 204 where scimgate answers 200 (RFC 7644 section 3.5.2 allows both), so any 2xx is accepted from it; "+
+		"scimgate is held to its exact statuses. Its CLI starts werkzeug's development server with the reloader and without threads: a child process serves, one request at a time, "+
+		"and its CPU is that of the whole process tree.\n\n",
+		r.Scim2Server)
+}
+
+// scim2ServerRatios is the table of scimgate's throughput over
+// scim2-server's at each concurrency both were measured at.
+func scim2ServerRatios(r *results) string {
+	var b strings.Builder
+	for _, ref := range r.Load {
+		if ref.Build != buildScim2Server {
+			continue
+		}
+		after := loadAt(r, "after", ref.Concurrency)
+		if after == nil {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n| concurrency | scimgate req/s | scim2-server req/s | scimgate ÷ scim2-server |\n| ---: | ---: | ---: | ---: |\n")
+		}
+		fmt.Fprintf(&b, "| %d | %.0f | %.0f | **%.1f×** |\n", ref.Concurrency, after.reqPerSec(), ref.reqPerSec(), after.reqPerSec()/ref.reqPerSec())
+	}
+	return b.String()
 }
 
 // ---- helpers ----

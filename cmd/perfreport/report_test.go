@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -123,4 +124,139 @@ func TestParseBench(t *testing.T) {
 	if scale["ListPage100/startIndex=1/users=100000"]["ns/call"] != 36642681 {
 		t.Errorf("scale = %v", scale)
 	}
+}
+
+// TestRenderScim2ServerRows renders the throughput rows from a run with and
+// without scim2-server: the ratio and its target come from the two measured
+// rates, and without a measurement the report says so and shows no figure.
+func TestRenderScim2ServerRows(t *testing.T) {
+	replayRun := func(build string, concurrency int, elapsed time.Duration) loadRun {
+		t.Helper()
+		lat := map[string][]time.Duration{}
+		for _, op := range replayOps {
+			lat[op] = []time.Duration{time.Millisecond, 3 * time.Millisecond}
+		}
+		return loadRun{build, loadResult{Concurrency: concurrency, Users: 500, Requests: 2520, Elapsed: elapsed,
+			Latencies: lat, ServerCPU: time.Second, ClientCPU: time.Second}}
+	}
+	scimgate := replayRun("after", 8, time.Second) // 2520 requests/s
+	tests := []struct {
+		name     string
+		r        results
+		want     []string
+		wantNone []string
+	}{
+		{
+			name: "20 times as fast",
+			r: results{Scim2Server: "scim2-server", Load: []loadRun{scimgate,
+				replayRun(buildScim2Server, 8, 20*time.Second)}}, // 126 requests/s
+			want: []string{
+				"| ≥ 20× scim2-server in the same run (concurrency 8) | 20.0× (2520 vs 126 requests/s) | yes |",
+				"| scim2-server | 8 | 2520 | **126** |",
+				"| 8 | 2520 | 126 | **20.0×** |",
+				"`scim2-server --port P --bearer-token T`",
+				"scimgate is **20.0×** as fast",
+			},
+			wantNone: []string{"scim2-server not measured", "| not measured |"},
+		},
+		{
+			name: "short of the target",
+			r: results{Scim2Server: "python3 -m scim2_server.cli", Load: []loadRun{scimgate,
+				replayRun(buildScim2Server, 8, 10*time.Second)}}, // 252 requests/s
+			want: []string{
+				"| ≥ 20× scim2-server in the same run (concurrency 8) | 10.0× (2520 vs 252 requests/s) | **no**, see section 4 |",
+				"| 8 | 2520 | 252 | **10.0×** |",
+				"`python3 -m scim2_server.cli --port P --bearer-token T`",
+			},
+		},
+		{
+			name: "server CPU of the tree unknown",
+			r: results{Scim2Server: "scim2-server", Load: []loadRun{scimgate, func() loadRun {
+				l := replayRun(buildScim2Server, 8, 20*time.Second)
+				l.ServerCPUNotMeasured = "no /proc/1/task/*/children"
+				return l
+			}()}},
+			want: []string{"| scim2-server | 8 | 2520 | **126** | not measured | 0.40 ms | not measured |"},
+		},
+		{
+			name: "not installed",
+			r:    results{Scim2ServerNotMeasured: "install it (`pip install scim2-server`) or set SCIM2_SERVER", Load: []loadRun{scimgate}},
+			want: []string{
+				"**scim2-server not measured:** install it (`pip install scim2-server`) or set SCIM2_SERVER.",
+				"| ≥ 20× scim2-server in the same run (concurrency 8) | scim2-server not measured: install it (`pip install scim2-server`) or set SCIM2_SERVER | not measured |",
+			},
+			wantNone: []string{"| scim2-server |", "scimgate ÷ scim2-server", "as fast"},
+		},
+		{
+			name:     "measured at another concurrency only",
+			r:        results{Scim2Server: "scim2-server", Load: []loadRun{scimgate, replayRun(buildScim2Server, 1, 20*time.Second)}},
+			want:     []string{"| ≥ 20× scim2-server in the same run (concurrency 8) | scim2-server not measured at concurrency 8 in this run | not measured |"},
+			wantNone: []string{"scimgate ÷ scim2-server"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			if err := render(&tt.r, out); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(out, "performance.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := string(b)
+			for _, s := range tt.want {
+				if !strings.Contains(doc, s) {
+					t.Errorf("the report lacks %q", s)
+				}
+			}
+			for _, s := range tt.wantNone {
+				if strings.Contains(doc, s) {
+					t.Errorf("the report has %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s", doc)
+			}
+		})
+	}
+}
+
+// TestTreeCPUFindsDescendants starts a shell whose child burns CPU, as
+// werkzeug's reloader serves from a child: the child must be found under
+// the process started, and its time counted in the tree's.
+func TestTreeCPUFindsDescendants(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc: the report's CPU figures are Linux-only")
+	}
+	cmd := exec.Command("sh", "-c", "while :; do :; done & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if children, err := childPIDs(cmd.Process.Pid); err == nil {
+			for _, c := range children {
+				_ = syscall.Kill(c, syscall.SIGKILL)
+			}
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		children, err := childPIDs(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, _ := processCPU(cmd.Process.Pid)
+		tree, err := treeCPU(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(children) == 1 && tree > own {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the busy child's CPU time is not in the tree's after 10 s")
 }
