@@ -7,9 +7,18 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
-	github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue v1.21.21
-	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.74.0
-	github.com/aws/aws-sdk-go-v2/service/dynamodbstreams v1.47.0
+	// Held back: dynamodb v1.69.0 and dynamodbstreams v1.42.0 switched to
+	// schema-based (de)serialisation, whose generated schemas packages are
+	// package initialisers of every function's cold start (dynamodb/schemas
+	// alone 2.9 ms of the Users function's 24.7 ms init, GODEBUG=inittrace=1);
+	// attributevalue follows them (v1.21.5 requires dynamodb v1.69). The
+	// retry defaults v1.74 has are set in dynamostore.NewClient. Before
+	// raising these, measure the Users function's init against hello world
+	// (go run ./cmd/perfreport -steps coldstart, goal <= 1.5x) and check
+	// `GODEBUG=inittrace=1` for service/dynamodb*/schemas.
+	github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue v1.21.4
+	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.68.0
+	github.com/aws/aws-sdk-go-v2/service/dynamodbstreams v1.41.0
 	github.com/aws/aws-sdk-go-v2/service/eventbridge v1.55.11
 	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.51.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.52.1
@@ -24,7 +33,6 @@ require (
 	github.com/scim2/filter-parser/v2 v2.3.1
 	go.opentelemetry.io/contrib/propagators/aws v1.47.0
 	go.opentelemetry.io/otel v1.47.0
-	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
 	go.opentelemetry.io/proto/otlp v1.11.0

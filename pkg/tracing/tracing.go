@@ -11,22 +11,21 @@
 // traced and nothing is set up.
 //
 // What a function links is its cold start (docs/performance.md): the OTLP
-// client is this package's own (otlp.go: OTLP/HTTP with protobuf, through
-// the SDK's otlptrace exporter), because otlptracehttp links gRPC and its
-// gateway through the collector's generated package; and the span per
-// DynamoDB call is this package's middleware (dynamodb.go), because
-// otelaws links the S3, SNS and SQS clients for their attributes.
+// exporter is this package's own (otlp.go: OTLP/HTTP with JSON bodies),
+// because otlptracehttp links gRPC and its gateway through the collector's
+// generated package, and the protobuf runtime alone costs each cold start
+// its package initialisers; and the span per DynamoDB call is this
+// package's middleware (dynamodb.go), because otelaws links the S3, SNS and
+// SQS clients for their attributes.
 package tracing
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -51,11 +50,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Tracer, error) {
 	if strings.TrimSpace(getenv(EnvEndpoint)) == "" {
 		return &Tracer{}, nil
 	}
-	exporter, err := otlptrace.New(ctx, newOTLPClient(getenv))
-	if err != nil {
-		return nil, fmt.Errorf("OpenTelemetry exporter: %w", err)
-	}
-	return New(exporter), nil
+	return New(newJSONExporter(getenv)), nil
 }
 
 // New returns a tracer exporting to exporter, with X-Ray compatible ids.

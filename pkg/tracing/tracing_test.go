@@ -2,19 +2,20 @@ package tracing_test
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/scimgate/scimgate/pkg/dynamotest"
 	"github.com/scimgate/scimgate/pkg/tracing"
@@ -88,30 +89,22 @@ func TestDisabledWithoutEndpoint(t *testing.T) {
 }
 
 // TestSpansReachTheCollectorOverOTLPHTTP: with OTEL_EXPORTER_OTLP_ENDPOINT
-// set, a traced DynamoDB call reaches the collector as an OTLP/HTTP protobuf
-// POST to /v1/traces, named and attributed for DynamoDB.
+// set, a traced DynamoDB call reaches the collector as an OTLP/HTTP JSON
+// POST to /v1/traces before the response, named, attributed for DynamoDB,
+// a client span in the invocation's trace under the function's segment.
 func TestSpansReachTheCollectorOverOTLPHTTP(t *testing.T) {
-	got := make(chan *tracepb.ResourceSpans, 16)
+	got := make(chan []*tracepb.ResourceSpans, 16)
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-			t.Errorf("%s %s, Content-Type %q: want an OTLP/HTTP protobuf export", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s, Content-Type %q: want an OTLP/HTTP JSON export", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
 		}
 		body, _ := io.ReadAll(r.Body)
-		for len(body) > 0 { // ExportTraceServiceRequest: repeated ResourceSpans resource_spans = 1
-			num, typ, n := protowire.ConsumeTag(body)
-			if n < 0 || num != 1 || typ != protowire.BytesType {
-				t.Errorf("not an ExportTraceServiceRequest: field %d type %d", num, typ)
-				return
-			}
-			b, m := protowire.ConsumeBytes(body[n:])
-			rs := &tracepb.ResourceSpans{}
-			if m < 0 || proto.Unmarshal(b, rs) != nil {
-				t.Error("undecodable ResourceSpans")
-				return
-			}
-			got <- rs
-			body = body[n+m:]
+		spans, err := tracing.DecodeExportRequest(body)
+		if err != nil {
+			t.Errorf("not an OTLP/JSON ExportTraceServiceRequest: %v\n%s", err, body)
+			return
 		}
+		got <- spans
 	}))
 	defer collector.Close()
 	tracer, err := tracing.FromEnv(context.Background(), func(k string) string {
@@ -126,30 +119,54 @@ func TestSpansReachTheCollectorOverOTLPHTTP(t *testing.T) {
 	srv := moto.Server(t)
 	client := srv.Client(t, tracer.ClientOption())
 	table := srv.NewTable(t, client)
+	var before, after time.Time
 	h := tracer.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		before = time.Now()
 		if _, err := client.GetItem(r.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
 			"pk": &types.AttributeValueMemberS{Value: "T#x"}, "sk": &types.AttributeValueMemberS{Value: "T"}}}); err != nil {
 			t.Error(err)
 		}
+		after = time.Now()
 	}))
 	req := httptest.NewRequest("GET", "/", nil)
 	req = req.WithContext(context.WithValue(req.Context(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"))
 	h.ServeHTTP(httptest.NewRecorder(), req)
+	var rs []*tracepb.ResourceSpans
 	select {
-	case rs := <-got:
-		span := rs.GetScopeSpans()[0].GetSpans()[0]
-		attrs := map[string]string{}
-		for _, kv := range span.GetAttributes() {
-			if arr := kv.GetValue().GetArrayValue(); arr != nil {
-				attrs[kv.GetKey()] = arr.GetValues()[0].GetStringValue()
-			} else {
-				attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
-			}
-		}
-		if span.GetName() != "DynamoDB.GetItem" || attrs["rpc.service"] != "DynamoDB" || attrs["aws.dynamodb.table_names"] != table {
-			t.Errorf("span %q with attributes %v", span.GetName(), attrs)
-		}
+	case rs = <-got:
 	default:
 		t.Fatal("the collector received no span before the response")
+	}
+	if len(rs) != 1 || len(rs[0].GetScopeSpans()) != 1 || len(rs[0].GetScopeSpans()[0].GetSpans()) != 1 {
+		t.Fatalf("want one span, got %v", rs)
+	}
+	scope := rs[0].GetScopeSpans()[0].GetScope()
+	span := rs[0].GetScopeSpans()[0].GetSpans()[0]
+	attrs := map[string]string{}
+	for _, kv := range span.GetAttributes() {
+		switch v := kv.GetValue(); {
+		case v.GetArrayValue() != nil:
+			attrs[kv.GetKey()] = v.GetArrayValue().GetValues()[0].GetStringValue()
+		case kv.GetKey() == "http.response.status_code":
+			attrs[kv.GetKey()] = strconv.FormatInt(v.GetIntValue(), 10)
+		default:
+			attrs[kv.GetKey()] = v.GetStringValue()
+		}
+	}
+	if span.GetName() != "DynamoDB.GetItem" || attrs["rpc.service"] != "DynamoDB" || attrs["rpc.method"] != "GetItem" ||
+		attrs["aws.dynamodb.table_names"] != table || attrs["http.response.status_code"] != "200" {
+		t.Errorf("span %q with attributes %v", span.GetName(), attrs)
+	}
+	if scope.GetName() != "github.com/scimgate/scimgate/pkg/tracing" {
+		t.Errorf("scope %q", scope.GetName())
+	}
+	if hex.EncodeToString(span.GetTraceId()) != "5759e988bd862e3fe1be46a994272793" || hex.EncodeToString(span.GetParentSpanId()) != "53995c3f42cd8ad8" ||
+		len(span.GetSpanId()) != 8 || span.GetKind() != tracepb.Span_SPAN_KIND_CLIENT {
+		t.Errorf("span %x under %x in trace %x, kind %v: want a client span under 53995c3f42cd8ad8 in 5759e988bd862e3fe1be46a994272793",
+			span.GetSpanId(), span.GetParentSpanId(), span.GetTraceId(), span.GetKind())
+	}
+	start, end := time.Unix(0, int64(span.GetStartTimeUnixNano())), time.Unix(0, int64(span.GetEndTimeUnixNano()))
+	if start.Before(before.Add(-time.Millisecond)) || end.After(after.Add(time.Millisecond)) || end.Before(start) {
+		t.Errorf("span from %v to %v, the call from %v to %v", start, end, before, after)
 	}
 }

@@ -81,7 +81,7 @@ func NewAdmin(ctx context.Context, getenv func(string) string, logs io.Writer,
 	if err != nil {
 		return nil, err
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
+	store := dynamostore.New(dynamostore.NewClient(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	logger := lambdaapi.NewLogger(logs, cfg.LogLevel).With("function", "Admin")
 	authorize := adminapi.Authorizer(IAMAuthorizer)
 	views := httpapi.New(httpapi.Config{

@@ -74,7 +74,7 @@ func New(ctx context.Context, resource httpapi.Resource, getenv func(string) str
 	if err != nil {
 		return nil, err
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
+	store := dynamostore.New(dynamostore.NewClient(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	healthObs, err := healthObserver(getenv, store)
 	if err != nil {
 		return nil, err

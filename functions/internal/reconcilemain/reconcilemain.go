@@ -91,7 +91,7 @@ func New(ctx context.Context, getenv func(string) string, out io.Writer, clientO
 	if err != nil {
 		return nil, err
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table, feedOpts...)
+	store := dynamostore.New(dynamostore.NewClient(awsCfg, clientOptions...), cfg.Table, feedOpts...)
 	factory := readers.Factory{Secrets: secrets.SecretsManager{Client: secretsmanager.NewFromConfig(awsCfg), Prefix: prefix}}
 	runner := drift.New(drift.Config{Store: store, Service: scim.NewService(store), Links: store, Feed: store, Clock: time.Now, Readers: factory.New})
 	logger := lambdaapi.NewLogger(out, cfg.LogLevel).With("function", FunctionName)

@@ -76,7 +76,7 @@ func New(ctx context.Context, getenv func(string) string, out io.Writer, clientO
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg, clientOptions...), cfg.Table)
+	store := dynamostore.New(dynamostore.NewClient(awsCfg, clientOptions...), cfg.Table)
 	logger := lambdaapi.NewLogger(out, cfg.LogLevel).With("function", FunctionName)
 	engine, err := webhooks.NewEngine(webhooks.EngineConfig{
 		Store: store, Feed: store, Cursors: store, Logger: logger, DiscoverInterval: discoverInterval,
