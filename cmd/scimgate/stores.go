@@ -148,7 +148,8 @@ func dynamoClient(ctx context.Context, optFns ...func(*dynamodb.Options)) (*dyna
 		return nil, "", errors.New("no AWS region is configured: set AWS_REGION (for example AWS_REGION=eu-west-1) or a region in your AWS profile")
 	}
 	endpoint := firstNonEmpty(os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL"))
-	return dynamodb.NewFromConfig(cfg, optFns...), endpoint, nil
+	// DynamoDB's retry defaults, as the functions have them (dynamostore.NewClient).
+	return dynamostore.NewClient(cfg, optFns...), endpoint, nil
 }
 
 func firstNonEmpty(vals ...string) string {
