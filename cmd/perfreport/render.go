@@ -558,8 +558,9 @@ func scaleNotes(r *results) string {
 		if c.ratio() > 1.1 {
 			fmt.Fprintf(&b, "- Embedded store, %s: slowest point %.2f× the fastest (%.2f× from %s to %s). ", c.name, c.ratio(), c.endRatio(), c.labels[0], c.labels[len(c.labels)-1])
 			if c.endRatio() <= 1.1 {
-				b.WriteString("This spread is not growth: the largest point is no slower than the smallest, and the points differ by the " +
-					"measurement's noise on a machine that other processes keep busy.\n")
+				b.WriteString("This spread is not growth: the largest point is no slower than the smallest. The largest store is also the one " +
+					"the member-change points write to between rounds, which empties its connections' page caches, while the other stores " +
+					"are read only; so the points do not all read through a cache in the same state.\n")
 			} else if strings.Contains(c.name, "member") {
 				b.WriteString("A member change is a constant number of statements on indexed keys, and it never reads the member list; what grows is " +
 					"the depth and the cache footprint of the members index (every group's members share one B-tree), plus a write transaction's " +
