@@ -117,10 +117,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // dsn builds the modernc.org/sqlite data source name for the file at abs.
-// mmapSize bounds the memory map of the database file: 1 GiB is more than a
-// 100k-user connection with its memberships takes.
-const mmapSize = 1 << 30
-
 // The pragmas are in the DSN so that every connection the pool opens gets
 // them, not just the first one.
 func dsn(abs string, write bool) string {
@@ -133,16 +129,6 @@ func dsn(abs string, write bool) string {
 	// survives a power cut, not only a crash of the process.
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// Reads go through a memory map of the file instead of pread into each
-	// connection's page cache (2 MB by default). Without it, a connection of
-	// a few thousand users no longer fits the cache, and every lookup paid
-	// for evictions and copies: a GET by id took about 2x as long at 3k-30k
-	// users as at 1k (the scale benchmark, docs/performance.md); with it the
-	// curve is flat to 100k. The map is address space, not memory: its pages
-	// are the operating system's file cache, shared by all connections.
-	// Writes still go through the WAL, never through the map
-	// (https://www.sqlite.org/mmap.html).
-	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapSize))
 	// secure_delete overwrites deleted content with zeros: a purge (a
 	// data-deletion request) leaves no user's data in free pages of the file
 	// (https://www.sqlite.org/pragma.html#pragma_secure_delete). The cost is
