@@ -260,3 +260,49 @@ func TestTreeCPUFindsDescendants(t *testing.T) {
 	}
 	t.Fatal("the busy child's CPU time is not in the tree's after 10 s")
 }
+
+// TestRenderThroughputShortfall: below the targets, section 4 says from the
+// run's own figures how far the CPU ceiling is from them; at the targets it
+// says nothing.
+func TestRenderThroughputShortfall(t *testing.T) {
+	run := func(build string, concurrency int, elapsed time.Duration) loadRun {
+		return loadRun{build, loadResult{Concurrency: concurrency, Users: 500, Requests: 2520, Elapsed: elapsed,
+			Latencies: map[string][]time.Duration{}, ServerCPU: time.Second, ClientCPU: time.Second}}
+	}
+	tests := []struct {
+		name     string
+		load     []loadRun
+		want     []string
+		wantNone bool
+	}{
+		{
+			name: "below 3,000",
+			load: []loadRun{run("after", 8, 2*time.Second)}, // 1260 requests/s
+			want: []string{"The targets ask for 3000 requests/s there (3,000).", "0.40 ms of CPU per request and the load generator 0.40 ms",
+				"at most 2520 requests/s", "3000 requests/s leave 0.67 ms per request", "The replay reached 50% of that ceiling"},
+		},
+		{
+			name: "20 times scim2-server asks more",
+			load: []loadRun{run("after", 8, time.Second), run(buildScim2Server, 8, 10*time.Second), run("after", 32, time.Second/2)},
+			want: []string{"The targets ask for 5040 requests/s there (20× scim2-server's 252; 3,000 alone).", "With 32 connections more of them share one: 5040 requests/s."},
+		},
+		{
+			name:     "targets met",
+			load:     []loadRun{run("after", 8, time.Second/2)}, // 5040 requests/s
+			wantNone: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := throughputShortfall(&results{Machine: machineInfo{Cores: 2}, Load: tt.load})
+			if tt.wantNone != (got == "") {
+				t.Fatalf("paragraph %q, want none: %t", got, tt.wantNone)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("missing %q in %q", w, got)
+				}
+			}
+		})
+	}
+}
