@@ -2,22 +2,16 @@ package functions_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"maps"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/scimgate/scimgate/functions/internal/lambdamain"
 	"github.com/scimgate/scimgate/internal/localrun"
-	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
 	"github.com/scimgate/scimgate/pkg/health"
-	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
@@ -33,29 +27,13 @@ func TestHealthAddsNoCallPerRequest(t *testing.T) {
 	ctx := context.Background()
 	conn := scim.Connection{Tenant: localrun.DemoTenant, SSO: localrun.DemoSSO}
 	setLambdaEnv(t, srv)
-	raw, err := os.ReadFile("../events/06-users-lookup-absent.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := readHTTPEvent(t, "../events/06-users-lookup-absent.json")
 	var table string
-	// Each run on a fresh table, so that both make the token's first-use write.
 	run := func(flush string) map[string]int {
 		t.Helper()
-		table = srv.NewTable(t, client)
-		if err := auth.Register(ctx, dynamostore.New(client, table), conn, localrun.DemoToken, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		counter := &dynamostore.CallCounter{}
-		env := map[string]string{"SCIMGATE_DYNAMODB_TABLE": table, lambdamain.EnvHealthFlushInterval: flush}
-		h, err := lambdamain.New(ctx, httpapi.UsersResource, func(k string) string { return env[k] }, io.Discard, counter.ClientOption())
-		if err != nil {
-			t.Fatal(err)
-		}
-		handler := lambdaapi.Handler(h)
+		var handler lambdaapi.EventHandler
+		var counter *dynamostore.CallCounter
+		handler, table, counter = countedUsersFunction(t, srv, client, map[string]string{lambdamain.EnvHealthFlushInterval: flush})
 		for i := range 50 {
 			ictx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "req"})
 			resp, err := handler(ictx, ev)

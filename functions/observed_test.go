@@ -2,22 +2,15 @@ package functions_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/scimgate/scimgate/functions/internal/lambdamain"
 	"github.com/scimgate/scimgate/internal/localrun"
-	"github.com/scimgate/scimgate/pkg/auth"
 	"github.com/scimgate/scimgate/pkg/dynamostore"
-	"github.com/scimgate/scimgate/pkg/httpapi"
 	"github.com/scimgate/scimgate/pkg/lambdaapi"
 	"github.com/scimgate/scimgate/pkg/scim"
 )
@@ -34,29 +27,14 @@ func TestObservedThroughTheUsersFunction(t *testing.T) {
 	ctx := context.Background()
 	conn := scim.Connection{Tenant: localrun.DemoTenant, SSO: localrun.DemoSSO}
 	setLambdaEnv(t, srv)
-	raw, err := os.ReadFile("../events/07-users-create.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var template events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &template); err != nil {
-		t.Fatal(err)
-	}
+	template := readHTTPEvent(t, "../events/07-users-create.json")
 	const urn = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
 	var table string
 	run := func(custom bool) map[string]int {
 		t.Helper()
-		table = srv.NewTable(t, client)
-		if err := auth.Register(ctx, dynamostore.New(client, table), conn, localrun.DemoToken, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		counter := &dynamostore.CallCounter{}
-		env := map[string]string{"SCIMGATE_DYNAMODB_TABLE": table, lambdamain.EnvHealthFlushInterval: "off"}
-		h, err := lambdamain.New(ctx, httpapi.UsersResource, func(k string) string { return env[k] }, io.Discard, counter.ClientOption())
-		if err != nil {
-			t.Fatal(err)
-		}
-		handler := lambdaapi.Handler(h)
+		var handler lambdaapi.EventHandler
+		var counter *dynamostore.CallCounter
+		handler, table, counter = countedUsersFunction(t, srv, client, map[string]string{lambdamain.EnvHealthFlushInterval: "off"})
 		for i := range 20 {
 			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d@example.com"`, i)
 			if custom {
