@@ -21,19 +21,33 @@ func connectionNotFound(conn scim.Connection) error {
 }
 
 func scanConnection(row interface{ Scan(...any) error }) (*auth.ConnectionRecord, error) {
-	var c auth.ConnectionRecord
-	var state, created, policy string
-	var deleted sql.NullString
-	if err := row.Scan(&c.Conn.Tenant, &c.Conn.SSO, &c.Name, &state, &created, &deleted, &policy, &c.DeclaredSchemas); err != nil {
+	var r connectionRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
-	c.UnknownExtensions = scim.ExtensionPolicy(policy)
-	c.State = auth.ConnectionState(state)
+	return r.record()
+}
+
+// connectionRow is one row of connectionColumns as scanned.
+type connectionRow struct {
+	c                      auth.ConnectionRecord
+	state, created, policy string
+	deleted                sql.NullString
+}
+
+func (r *connectionRow) dest() []any {
+	return []any{&r.c.Conn.Tenant, &r.c.Conn.SSO, &r.c.Name, &r.state, &r.created, &r.deleted, &r.policy, &r.c.DeclaredSchemas}
+}
+
+func (r *connectionRow) record() (*auth.ConnectionRecord, error) {
+	c := r.c
+	c.UnknownExtensions = scim.ExtensionPolicy(r.policy)
+	c.State = auth.ConnectionState(r.state)
 	var err error
-	if c.Created, err = parseTime(created); err != nil {
+	if c.Created, err = parseTime(r.created); err != nil {
 		return nil, err
 	}
-	if c.Deleted, err = parseNullTime(deleted); err != nil {
+	if c.Deleted, err = parseNullTime(r.deleted); err != nil {
 		return nil, err
 	}
 	return &c, nil
