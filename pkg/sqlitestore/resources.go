@@ -507,40 +507,36 @@ func fillRelations(ctx context.Context, tx *sql.Tx, conn scim.Connection, typ sc
 			r.Members = []scim.Member{}
 		}
 	}
-	// The ids of a page travel as one JSON array parameter, so the query is
-	// the same for a page of two and a page of a thousand, and never hits
-	// SQLite's bound-parameter limit. A single user's (GET, and every write's
-	// read of the current state) id is compared directly: no json_each table
-	// to build and scan.
-	oneUser := len(ids) == 1 && typ == scim.UserResource
-	var idList string
-	if oneUser {
-		idList = ids[0]
-	} else {
-		b, err := json.Marshal(ids)
-		if err != nil {
-			return fmt.Errorf("encode ids: %w", err)
-		}
-		idList = string(b)
-	}
-	query := `SELECT user_id, group_id, display FROM members
-WHERE tenant = ? AND sso = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, group_id`
-	if oneUser {
+	// A single user's id (GET, and every write's read of the current state)
+	// is compared directly. The ids of a page travel as one JSON array
+	// parameter, so the query is the same for a page of two and a page of a
+	// thousand, and never hits SQLite's bound-parameter limit.
+	var query string
+	args := []any{conn.Tenant, conn.SSO, nil}
+	if typ == scim.UserResource && len(ids) == 1 {
 		// INDEXED BY: without statistics the planner would rather walk the
 		// connection's whole primary key in group order than sort the
 		// user's few rows (EXPLAIN QUERY PLAN); the index gives both.
 		query = `SELECT user_id, group_id, display FROM members INDEXED BY members_by_user
 WHERE tenant = ? AND sso = ? AND user_id = ? ORDER BY group_id`
-	}
-	args := []any{conn.Tenant, conn.SSO, idList}
-	if typ == scim.GroupResource {
-		// At most scim.MaxGroupMembers+1 members of each group, so that a
-		// group read stays bounded whatever the group's size.
-		query = `SELECT user_id, group_id, display FROM (
+		args[2] = ids[0]
+	} else {
+		idList, err := json.Marshal(ids)
+		if err != nil {
+			return fmt.Errorf("encode ids: %w", err)
+		}
+		args[2] = string(idList)
+		query = `SELECT user_id, group_id, display FROM members
+WHERE tenant = ? AND sso = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY user_id, group_id`
+		if typ == scim.GroupResource {
+			// At most scim.MaxGroupMembers+1 members of each group, so that
+			// a group read stays bounded whatever the group's size.
+			query = `SELECT user_id, group_id, display FROM (
   SELECT user_id, group_id, display, ROW_NUMBER() OVER (PARTITION BY group_id ORDER BY user_id) AS n FROM members
   WHERE tenant = ? AND sso = ? AND group_id IN (SELECT value FROM json_each(?)))
 WHERE n <= ? ORDER BY group_id, user_id`
-		args = append(args, scim.MaxGroupMembers+1)
+			args = append(args, scim.MaxGroupMembers+1)
+		}
 	}
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
