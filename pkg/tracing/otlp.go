@@ -219,7 +219,7 @@ func exportRequest(spans []sdktrace.ReadOnlySpan) otlpRequest {
 			ri = len(req.ResourceSpans)
 			resources[rKey] = ri
 			req.ResourceSpans = append(req.ResourceSpans, otlpResourceSpans{
-				Resource:  otlpResource{Attributes: iteratorKeyValues(res.Iter())},
+				Resource:  otlpResource{Attributes: keyValues(res.Attributes())},
 				SchemaURL: res.SchemaURL(),
 			})
 		}
@@ -234,7 +234,7 @@ func exportRequest(spans []sdktrace.ReadOnlySpan) otlpRequest {
 				Scope: otlpScope{
 					Name:       scope.Name,
 					Version:    scope.Version,
-					Attributes: iteratorKeyValues(scope.Attributes.Iter()),
+					Attributes: keyValues(scope.Attributes.ToSlice()),
 				},
 				SchemaURL: scope.SchemaURL,
 			})
@@ -341,15 +341,6 @@ func keyValues(attrs []attribute.KeyValue) []otlpKeyValue {
 	out := make([]otlpKeyValue, len(attrs))
 	for i, kv := range attrs {
 		out[i] = otlpKeyValue{Key: string(kv.Key), Value: otlpAnyValue{kv.Value}}
-	}
-	return out
-}
-
-func iteratorKeyValues(it attribute.Iterator) []otlpKeyValue {
-	var out []otlpKeyValue
-	for it.Next() {
-		kv := it.Attribute()
-		out = append(out, otlpKeyValue{Key: string(kv.Key), Value: otlpAnyValue{kv.Value}})
 	}
 	return out
 }
