@@ -52,6 +52,17 @@ type loadResult struct {
 
 func (r loadResult) reqPerSec() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
 
+// perRequestMs is d spread over the replay's requests, in milliseconds.
+func (r loadResult) perRequestMs(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000 / float64(r.Requests)
+}
+
+// cpuCeiling is the rate cores could serve if the server and the load
+// generator had them to themselves: a computed bound, not a measurement.
+func (r loadResult) cpuCeiling(cores int) float64 {
+	return float64(cores) * 1000 / (r.perRequestMs(r.ServerCPU) + r.perRequestMs(r.ClientCPU))
+}
+
 func (r loadResult) percentile(op string, p float64) time.Duration {
 	l := slices.Clone(r.Latencies[op])
 	if len(l) == 0 {

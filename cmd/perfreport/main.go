@@ -244,32 +244,35 @@ func run() error {
 		// processes put on a shared machine falls on both sides of it alike.
 		concurrencies := slices.Concat(scimgateConcurrencies, scim2Concurrencies)
 		slices.Sort(concurrencies)
+		measure := func(build string, c int, replay func(dir string) (loadResult, error)) error {
+			dir := filepath.Join(work, "load-"+build)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
+			res, err := replay(dir)
+			if err != nil {
+				return fmt.Errorf("replay (%s, concurrency %d): %w", build, c, err)
+			}
+			r.Load = append(r.Load, loadRun{build, res})
+			fmt.Fprintf(os.Stderr, "perfreport:   %s c=%d: %.0f req/s\n", build, c, res.reqPerSec())
+			return nil
+		}
 		for _, c := range slices.Compact(concurrencies) {
 			if slices.Contains(scimgateConcurrencies, c) {
 				for _, b := range builds {
-					dir := filepath.Join(work, "load-"+b.name)
-					if err := os.MkdirAll(dir, 0o700); err != nil {
+					if err := measure(b.name, c, func(dir string) (loadResult, error) {
+						return runScimgateReplay(ctx, clis[b.name], dir, *users, c)
+					}); err != nil {
 						return err
 					}
-					res, err := runScimgateReplay(ctx, clis[b.name], dir, *users, c)
-					if err != nil {
-						return fmt.Errorf("replay (%s, concurrency %d): %w", b.name, c, err)
-					}
-					r.Load = append(r.Load, loadRun{b.name, res})
-					fmt.Fprintf(os.Stderr, "perfreport:   %s c=%d: %.0f req/s\n", b.name, c, res.reqPerSec())
 				}
 			}
 			if command != nil && slices.Contains(scim2Concurrencies, c) {
-				dir := filepath.Join(work, "load-"+buildScim2Server)
-				if err := os.MkdirAll(dir, 0o700); err != nil {
+				if err := measure(buildScim2Server, c, func(dir string) (loadResult, error) {
+					return runScim2ServerReplay(ctx, command, dir, *users, c)
+				}); err != nil {
 					return err
 				}
-				res, err := runScim2ServerReplay(ctx, command, dir, *users, c)
-				if err != nil {
-					return fmt.Errorf("replay (%s, concurrency %d): %w", buildScim2Server, c, err)
-				}
-				r.Load = append(r.Load, loadRun{buildScim2Server, res})
-				fmt.Fprintf(os.Stderr, "perfreport:   %s c=%d: %.0f req/s\n", buildScim2Server, c, res.reqPerSec())
 			}
 		}
 		// The report's tables list each server's runs together.

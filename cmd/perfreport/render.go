@@ -208,11 +208,10 @@ func render(r *results, out string) error {
 		w("%s", scim2ServerParagraph(r))
 		w("| build | concurrency | requests | req/s | server CPU per request | client CPU per request | CPU ceiling |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, l := range r.Load {
-			cli := float64(l.ClientCPU.Microseconds()) / 1000 / float64(l.Requests)
+			cli := l.perRequestMs(l.ClientCPU)
 			srvCell, ceiling := "not measured", "not measured"
 			if l.ServerCPUNotMeasured == "" {
-				srv := float64(l.ServerCPU.Microseconds()) / 1000 / float64(l.Requests)
-				srvCell, ceiling = fmt.Sprintf("%.2f ms", srv), fmt.Sprintf("%.0f req/s", float64(r.Machine.Cores)*1000/(srv+cli))
+				srvCell, ceiling = fmt.Sprintf("%.2f ms", l.perRequestMs(l.ServerCPU)), fmt.Sprintf("%.0f req/s", l.cpuCeiling(r.Machine.Cores))
 			}
 			w("| %s | %d | %d | **%.0f** | %s | %.2f ms | %s |\n", l.Build, l.Concurrency, l.Requests, l.reqPerSec(), srvCell, cli, ceiling)
 		}
@@ -293,16 +292,14 @@ func throughputShortfall(r *results) string {
 	if rate >= need {
 		return ""
 	}
-	perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(after.Requests) }
-	srv, cli := perReq(after.ServerCPU), perReq(after.ClientCPU)
-	cores := float64(r.Machine.Cores)
-	ceiling := cores * 1000 / (srv + cli)
+	ceiling := after.cpuCeiling(r.Machine.Cores)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n**Why concurrency 8 falls short.** The targets ask for %.0f requests/s there (%s). The server spent %.2f ms of CPU per "+
 		"request and the load generator %.2f ms, on the same %d cores: at most %.0f requests/s even if no request ever waited (the CPU ceiling), "+
 		"where %.0f requests/s leave %.2f ms per request for both together. The replay reached %.0f%% of that ceiling; the rest is waiting: "+
 		"a write is answered only after the fsync of its batch (`synchronous(FULL)`), and with 8 connections only a few writes share a batch.",
-		need, why, srv, cli, r.Machine.Cores, ceiling, need, cores*1000/need, 100*rate/ceiling)
+		need, why, after.perRequestMs(after.ServerCPU), after.perRequestMs(after.ClientCPU), r.Machine.Cores, ceiling, need,
+		float64(r.Machine.Cores)*1000/need, 100*rate/ceiling)
 	if c32 := loadAt(r, "after", 32); c32 != nil {
 		fmt.Fprintf(&b, " With 32 connections more of them share one: %.0f requests/s.", c32.reqPerSec())
 	}
